@@ -1,0 +1,3 @@
+from khalti_cli.cli.app import main
+
+main()

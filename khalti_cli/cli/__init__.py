@@ -1,0 +1,1 @@
+"""typer commands: parse, call one service, render. Nothing else lives here."""

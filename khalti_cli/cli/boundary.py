@@ -1,0 +1,65 @@
+"""The one place exceptions become messages and exit codes (httpie's raw_main, typer-flavoured)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import traceback
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from khalti_cli.errors import ExitCode, KhaltiError
+
+
+def _verbose(ctx: Any) -> bool:
+    obj = getattr(ctx.find_root(), "obj", None)
+    return bool(getattr(obj, "verbose", 0)) or "-v" in sys.argv or "--verbose" in sys.argv
+
+
+class KhaltiGroup(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KhaltiError as exc:
+            _error(str(exc))
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            _error("Interrupted.")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except sqlite3.Error as exc:
+            from khalti_cli.store.db import translate
+
+            obj = getattr(ctx.find_root(), "obj", None)
+            store = getattr(obj, "_store", None)
+            translated = translate(exc, store.path if store else "the database")  # type: ignore[arg-type]
+            _error(str(translated))
+            code = getattr(translated, "exit_code", ExitCode.BUG)
+            raise typer.Exit(int(code)) from None
+        except BrokenPipeError:
+            # `khalti list | head -1`: the reader left; nothing more to say.
+            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - stops Python's flush at exit from failing
+            raise typer.Exit(0) from None
+        except Exception as exc:
+            if _is_click_error(exc):
+                raise
+            if _verbose(ctx):
+                traceback.print_exc(file=sys.stderr)
+            _error(
+                f"khalti hit an unexpected problem ({exc.__class__.__name__}). Run the same command with -v "
+                "to see the details, and report them."
+            )
+            raise typer.Exit(int(ExitCode.BUG)) from None
+
+
+def _is_click_error(exc: Exception) -> bool:
+    module = exc.__class__.__module__
+    return module.startswith("typer._click") or module.startswith("click")
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()

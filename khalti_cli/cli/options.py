@@ -1,0 +1,75 @@
+"""Options shared by several commands, and the small parsers behind them."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+
+from khalti_cli.output import FORMATS
+
+FormatOption: Any = typer.Option(
+    None, "--format", help="table (terminal default), tsv (pipe default), csv, json or jsonl."
+)
+
+
+def check_format(value: str | None, allowed: Iterable[str] = FORMATS) -> str | None:
+    if value is None:
+        return None
+    value = value.lower()
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}.", param_hint="--format")
+    return value
+
+
+def read_ids(values: list[str]) -> list[str]:
+    """Arguments, where `-` means: read ids from stdin, one a line (blank lines skipped)."""
+    ids: list[str] = []
+    for value in values:
+        if value == "-":
+            ids.extend(line.strip() for line in sys.stdin if line.strip())
+        else:
+            ids.append(value)
+    if not ids:
+        raise typer.BadParameter("give at least one id, or - to read them from stdin.", param_hint="ID")
+    return ids
+
+
+_DURATION = re.compile(r"^(\d+)\s*(s|sec|m|min|h|d)?$")
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | None, option: str) -> int | None:
+    """`90`, `90s`, `10m`, `2h`, `1d` -> seconds."""
+    if value is None:
+        return None
+    m = _DURATION.match(value.strip().lower())
+    if not m:
+        raise typer.BadParameter(f"{value!r} is not a duration like 30s, 10m or 2h.", param_hint=option)
+    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def parse_date(value: str | None, option: str, *, end: bool = False) -> str | None:
+    """YYYY-MM-DD (local day; with end=True the day after, so --until is inclusive) or an ISO time."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d").astimezone()  # local midnight
+            moment = day + timedelta(days=1) if end else day
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.astimezone()
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-11-27T10:00:00+05:45.",
+            param_hint=option,
+        ) from None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,107 @@
+"""list, show, history."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from khalti_cli.cli.options import FormatOption, check_format, parse_date
+from khalti_cli.cli.state import state
+from khalti_cli.output import make_console, resolve_format, write_records
+
+EVENT_COLUMNS = ("at", "kind", "outcome", "from_status", "to_status", "pidx", "message")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_payments)
+    app.command("show")(show)
+    app.command("history")(history)
+
+
+def list_payments(
+    ctx: typer.Context,
+    status: list[str] = typer.Option([], "--status", help="Only this status (repeat for several)."),
+    since: str | None = typer.Option(None, "--since", help="Created on or after this date (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Created on or before this date (YYYY-MM-DD)."),
+    reference: str | None = typer.Option(None, "--reference", help="Only payments with this reference."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many, newest first."),
+    columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
+    fmt: str | None = FormatOption,
+) -> None:
+    """List payments, newest first."""
+    from khalti_cli.services.payments import list_records
+    from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
+    from khalti_cli.statuses import STATUSES
+
+    fmt = resolve_format(check_format(fmt))
+    for s in status:
+        if s not in STATUSES:
+            raise typer.BadParameter(f"{s!r} is not a status; use one of {', '.join(STATUSES)}.",
+                                     param_hint="--status")
+    chosen = _columns(columns, RECORD_KEYS)
+    if chosen is None and fmt == "table":
+        chosen = list(TABLE_COLUMNS)
+    st = state(ctx)
+    rows = list_records(
+        st.store(), statuses=status, since=parse_date(since, "--since"),
+        until=parse_date(until, "--until", end=True), reference=reference, limit=limit,
+    )
+    write_records(rows, fmt, columns=chosen, color=st.stdout_color())
+
+
+def _columns(value: str | None, known: tuple[str, ...]) -> list[str] | None:
+    if not value:
+        return None
+    cols = [c.strip() for c in value.split(",") if c.strip()]
+    unknown = [c for c in cols if c not in known]
+    if unknown or not cols:
+        raise typer.BadParameter(f"unknown column(s) {', '.join(unknown)}; known: {', '.join(known)}.",
+                                 param_hint="--columns")
+    return cols
+
+
+def show(ctx: typer.Context, order_id: str = typer.Argument(...), fmt: str | None = FormatOption) -> None:
+    """One payment with its links and its history."""
+    from khalti_cli.services.payments import show as show_payment
+
+    fmt = resolve_format(check_format(fmt))
+    st = state(ctx)
+    record = show_payment(st.store(), order_id)
+    if fmt != "table":
+        write_records([record], fmt, single=True, color=st.stdout_color())
+        return
+    _show_table(record, st.stdout_color())
+
+
+def _show_table(record: dict[str, Any], color: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from khalti_cli.output import cell
+
+    console = make_console(sys.stdout, color)
+    details = Table(show_header=False, box=None, pad_edge=False)
+    details.add_column(style="bold" if color else "")
+    details.add_column(overflow="fold")
+    for key, value in record.items():
+        if key not in ("links", "history"):
+            details.add_row(Text(key), Text(cell(value)))
+    console.print(details)
+    for title, rows, cols in (
+        ("Links", record["links"], ("pidx", "state", "khalti_status", "total_amount_paisa", "expires_at")),
+        ("History", record["history"], EVENT_COLUMNS),
+    ):
+        console.print(Text(f"\n{title}", style="bold" if color else ""))
+        write_records(rows, "table", out=sys.stdout, columns=cols, color=color)
+
+
+def history(ctx: typer.Context, order_id: str = typer.Argument(...), fmt: str | None = FormatOption) -> None:
+    """Every event of one payment, oldest first."""
+    from khalti_cli.services.payments import history as payment_history
+
+    fmt = resolve_format(check_format(fmt))
+    st = state(ctx)
+    events = payment_history(st.store(), order_id)
+    write_records(events, fmt, columns=EVENT_COLUMNS if fmt == "table" else None, color=st.stdout_color())

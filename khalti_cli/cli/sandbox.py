@@ -1,0 +1,39 @@
+"""sandbox: serve the local Khalti emulator."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sandbox")(sandbox)
+
+
+def sandbox(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0 picks a free one)."),
+    latency_ms: int = typer.Option(0, "--latency-ms", min=0, max=60_000, help="Delay before each API answer."),
+    ttl: int = typer.Option(1800, "--ttl", min=1, help="Seconds until a payment link expires."),
+    key: str | None = typer.Option(
+        None, "--key", help="Accept only this secret key (a test key, never a real one). Default: any."
+    ),
+) -> None:
+    """Serve a local emulator of Khalti's API: for training, demos and tests. Prints its address."""
+    from khalti_cli.sandbox import serve
+
+    def ready(url: str) -> None:
+        sys.stdout.write(url + "\n")
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"khalti sandbox at {url}: set KHALTI_BASE_URL={url} and any KHALTI_SECRET_KEY"
+            f"{' (the --key value)' if key else ''}. Test IDs 9800000000-9800000005, MPIN 1111. Ctrl-C stops.\n"
+        )
+
+    try:
+        serve(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=sys.stdout, ready=ready)
+    except OSError as exc:
+        from khalti_cli.errors import InvalidInput
+
+        raise InvalidInput(f"Cannot listen on {host}:{port}: {exc.strerror}. Try another --port.") from None

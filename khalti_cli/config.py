@@ -1,0 +1,208 @@
+"""Settings with the contract's precedence: options > environment > env file > defaults.
+
+The env file is read into a dict (never into os.environ), so real environment variables always win and
+nothing we read leaks into child processes. The secret key is wrapped so that no repr, f-string or
+traceback can show it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from khalti_cli.errors import ConfigError
+
+ENVIRONMENTS = ("sandbox", "production")
+DEFAULT_BASE_URLS = {"sandbox": "https://dev.khalti.com", "production": "https://khalti.com"}
+VARIABLES = (
+    "KHALTI_SECRET_KEY",
+    "KHALTI_ENV",
+    "KHALTI_BASE_URL",
+    "KHALTI_WEBSITE_URL",
+    "KHALTI_RETURN_URL",
+    "KHALTI_DB",
+    "KHALTI_TIMEOUT",
+    "KHALTI_SCHOOL_NAME",
+)
+
+
+class Secret:
+    """Holds the merchant key; prints as '***' everywhere except where it is sent."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:  # never pickled into anything
+        raise TypeError("the secret key cannot be serialised")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    base_url: str
+    secret_key: Secret | None
+    website_url: str | None
+    return_url: str | None
+    db_path: Path
+    timeout_ms: int = 15000
+    school_name: str = "School"
+    env_file: Path | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def require_key(self) -> str:
+        """The key for a call to Khalti, after the production safety check."""
+        if self.secret_key is None or not self.secret_key.reveal().strip():
+            raise ConfigError(
+                "No Khalti secret key is set. Put KHALTI_SECRET_KEY=<your live secret key> in the .env file "
+                "or the environment (for the sandbox, the key from test-admin.khalti.com)."
+            )
+        check_base_url_safe(self.env, self.base_url)
+        return self.secret_key.reveal().strip()
+
+    def require_urls(self) -> tuple[str, str]:
+        """(website_url, return_url) for initiate."""
+        if not self.website_url:
+            raise ConfigError(
+                "KHALTI_WEBSITE_URL is not set. Set it to the school's website, "
+                "for example KHALTI_WEBSITE_URL=https://school.edu.np, in .env or the environment."
+            )
+        return self.website_url, self.return_url or self.website_url
+
+
+def normalise_base_url(value: str) -> str:
+    """Accept the root, or the root with /api/v2 (with or without the slash); return the root."""
+    url = value.strip().rstrip("/")
+    if url.endswith("/api/v2"):
+        url = url[: -len("/api/v2")].rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"KHALTI_BASE_URL {value!r} is not a web address. Use one like https://dev.khalti.com."
+        )
+    return url
+
+
+def check_base_url_safe(env: str, base_url: str) -> None:
+    """In production the key only ever goes over https to khalti.com or a subdomain."""
+    if env != "production":
+        return
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not (host == "khalti.com" or host.endswith(".khalti.com")):
+        raise ConfigError(
+            f"Refusing to send the production key to {base_url}: in production only https://khalti.com "
+            "(or a subdomain) is allowed. Fix KHALTI_BASE_URL or use KHALTI_ENV=sandbox."
+        )
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("khalti", appauthor=False) / "khalti.db"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Could not read the env file {path}: {exc.__class__.__name__}.") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _permission_warning(path: Path, values: Mapping[str, str]) -> str | None:
+    if "KHALTI_SECRET_KEY" not in values:
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"Warning: {path} holds the secret key and other users can read it. Run: chmod 600 {path}"
+    return None
+
+
+def load_settings(
+    *,
+    db: str | None = None,
+    env_file: str | None = None,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    warnings: list[str] = []
+
+    explicit = env_file or environ.get("KHALTI_ENV_FILE")
+    file_path: Path | None
+    if explicit:
+        file_path = Path(explicit).expanduser()
+        if not file_path.is_absolute():
+            file_path = cwd / file_path
+        if not file_path.is_file():
+            raise ConfigError(f"The env file {file_path} does not exist. Check --env-file / KHALTI_ENV_FILE.")
+    else:
+        candidate = cwd / ".env"
+        file_path = candidate if candidate.is_file() else None
+    file_values = read_env_file(file_path) if file_path else {}
+    if file_path:
+        warning = _permission_warning(file_path, file_values)
+        if warning:
+            warnings.append(warning)
+
+    def get(name: str) -> str | None:
+        value = environ.get(name)
+        if value is None or value == "":
+            value = file_values.get(name)
+        return value if value not in (None, "") else None
+
+    chosen_env = (env or get("KHALTI_ENV") or "sandbox").strip().lower()
+    if chosen_env not in ENVIRONMENTS:
+        raise ConfigError(f"KHALTI_ENV must be 'sandbox' or 'production', not {chosen_env!r}.")
+    base_url = normalise_base_url(get("KHALTI_BASE_URL") or DEFAULT_BASE_URLS[chosen_env])
+
+    db_value = db or get("KHALTI_DB")
+    db_path = Path(db_value).expanduser() if db_value else default_db_path()
+    if not db_path.is_absolute():
+        db_path = cwd / db_path
+
+    timeout_text = get("KHALTI_TIMEOUT")
+    timeout_ms = 15000
+    if timeout_text:
+        try:
+            timeout_ms = int(Decimal(timeout_text.strip()) * 1000)
+        except (InvalidOperation, ValueError):
+            raise ConfigError(f"KHALTI_TIMEOUT must be a number of seconds, not {timeout_text!r}.") from None
+        if not 0 < timeout_ms <= 300_000:
+            raise ConfigError("KHALTI_TIMEOUT must be between 0 and 300 seconds.")
+
+    key = get("KHALTI_SECRET_KEY")
+    return Settings(
+        env=chosen_env,
+        base_url=base_url,
+        secret_key=Secret(key) if key else None,
+        website_url=get("KHALTI_WEBSITE_URL"),
+        return_url=get("KHALTI_RETURN_URL"),
+        db_path=db_path,
+        timeout_ms=timeout_ms,
+        school_name=get("KHALTI_SCHOOL_NAME") or "School",
+        env_file=file_path,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,217 @@
+"""HTTP clients for Khalti: a sync one for single calls and an async one for reconcile's batch.
+
+Both build requests and read answers through the same functions (`_request_*`, `answers.*`), so the
+mapping of Khalti's bodies is written once. Headers are never logged; the key lives only in the client's
+default headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from khalti_cli import __version__
+from khalti_cli.errors import (
+    GatewayDropped,
+    GatewayError,
+    GatewayTimeout,
+    GatewayUnreachable,
+)
+from khalti_cli.gateway.answers import (
+    InitiateAnswer,
+    LookupAnswer,
+    RefundAnswer,
+    interpret_initiate,
+    interpret_lookup,
+    interpret_refund,
+)
+from khalti_cli.retry import RetryPolicy
+
+Log = Callable[[str], None]
+
+INITIATE_PATH = "/api/v2/epayment/initiate/"
+LOOKUP_PATH = "/api/v2/epayment/lookup/"
+
+
+def refund_path(transaction_id: str) -> str:
+    return f"/api/merchant-transaction/{transaction_id}/refund/"
+
+
+def _headers(key: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Key {key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": f"khalti-cli/{__version__}",
+    }
+
+
+def _timeout(timeout_ms: int) -> httpx.Timeout:
+    seconds = timeout_ms / 1000
+    return httpx.Timeout(seconds, connect=min(seconds, 5.0))
+
+
+def _transport_error(exc: httpx.HTTPError, what: str) -> GatewayError:
+    """httpx failures -> our errors. maybe_sent tells initiate whether a link may exist now."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+        return GatewayUnreachable(
+            f"Could not reach Khalti for {what} ({exc.__class__.__name__}). Check the internet connection "
+            "and KHALTI_BASE_URL; nothing was sent. Try again later."
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayTimeout(
+            f"Khalti did not answer {what} in time. Nothing was changed here; try again later."
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return GatewayDropped(
+            f"Khalti closed the connection during {what} without an answer. Nothing was changed here; "
+            "try again later."
+        )
+    return GatewayError(
+        f"The request to Khalti for {what} failed ({exc.__class__.__name__}). Try again later."
+    )
+
+
+def _lower_headers(response: httpx.Response) -> dict[str, str]:
+    return {k.lower(): v for k, v in response.headers.items()}
+
+
+class KhaltiClient:
+    """Synchronous client: initiate, lookup (with retries), refund."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        *,
+        timeout_ms: int = 15000,
+        log: Log | None = None,
+        retry: RetryPolicy | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self._log = log
+        self._retry = retry or RetryPolicy()
+        self._rng = random.Random(seed)
+        # retries=2 on the transport re-tries only failed *connects*: nothing reached Khalti yet,
+        # so it is safe even for initiate.
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=_headers(key),
+            timeout=_timeout(timeout_ms),
+            transport=httpx.HTTPTransport(retries=2),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> KhaltiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _post(self, path: str, payload: dict[str, Any] | None, what: str) -> httpx.Response:
+        started = time.monotonic()
+        try:
+            content = b"" if payload is None else json.dumps(payload).encode()
+            response = self._http.post(path, content=content)
+        except httpx.HTTPError as exc:
+            if self._log:
+                self._log(f"POST {path} failed: {exc.__class__.__name__}")
+            raise _transport_error(exc, what) from None
+        if self._log:
+            ms = (time.monotonic() - started) * 1000
+            self._log(f"POST {path} -> HTTP {response.status_code} ({ms:.0f} ms)")
+        return response
+
+    def initiate(self, payload: dict[str, Any]) -> InitiateAnswer:
+        """Never retried after the request may have been sent (no idempotency key at Khalti)."""
+        response = self._post(INITIATE_PATH, payload, "initiate")
+        return interpret_initiate(response.status_code, response.content, _lower_headers(response))
+
+    def lookup_once(self, pidx: str) -> LookupAnswer:
+        response = self._post(LOOKUP_PATH, {"pidx": pidx}, f"the lookup of {pidx}")
+        return interpret_lookup(pidx, response.status_code, response.content, _lower_headers(response))
+
+    def lookup(self, pidx: str, *, deadline: float | None = None) -> LookupAnswer:
+        attempt = 1
+        while True:
+            try:
+                return self.lookup_once(pidx)
+            except GatewayError as exc:
+                wait = self._retry.next_wait(attempt, exc, self._rng, deadline)
+                if wait is None:
+                    raise
+                if self._log:
+                    self._log(f"retrying the lookup of {pidx} in {wait:.1f} s ({exc.__class__.__name__})")
+                time.sleep(wait)
+                attempt += 1
+
+    def refund(self, transaction_id: str, amount: int | None, mobile: str | None) -> RefundAnswer:
+        body: dict[str, Any] = {}
+        if amount is not None:
+            body["amount"] = amount
+        if mobile:
+            body["mobile"] = mobile
+        response = self._post(refund_path(transaction_id), body or None, "refund")
+        return interpret_refund(response.status_code, response.content, _lower_headers(response))
+
+
+class AsyncKhaltiClient:
+    """Async lookups for reconcile: one AsyncClient, pool sized to the concurrency."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        *,
+        concurrency: int,
+        timeout_ms: int = 15000,
+        log: Log | None = None,
+        retry: RetryPolicy | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self._log = log
+        self._retry = retry or RetryPolicy()
+        self._rng = random.Random(seed)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=_headers(key),
+            timeout=_timeout(timeout_ms),
+            limits=limits,
+            transport=httpx.AsyncHTTPTransport(retries=2, limits=limits),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def lookup_once(self, pidx: str) -> LookupAnswer:
+        what = f"the lookup of {pidx}"
+        try:
+            response = await self._http.post(LOOKUP_PATH, content=json.dumps({"pidx": pidx}).encode())
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, what) from None
+        return interpret_lookup(pidx, response.status_code, response.content, _lower_headers(response))
+
+    async def lookup(self, pidx: str, *, deadline: float | None = None) -> LookupAnswer:
+        attempt = 1
+        while True:
+            try:
+                return await self.lookup_once(pidx)
+            except GatewayError as exc:
+                wait = self._retry.next_wait(attempt, exc, self._rng, deadline)
+                if wait is None:
+                    raise
+                if self._log:
+                    self._log(f"retrying the lookup of {pidx} in {wait:.1f} s ({exc.__class__.__name__})")
+                await asyncio.sleep(wait)
+                attempt += 1

@@ -1,0 +1,389 @@
+"""Recording payments, making their links, looking them up, and reading them back."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from khalti_cli import money
+from khalti_cli.clock import stamp
+from khalti_cli.config import Settings
+from khalti_cli.errors import (
+    AuthError,
+    GatewayError,
+    GatewayRejected,
+    InvalidInput,
+    KhaltiError,
+    NotFound,
+)
+from khalti_cli.gateway.answers import InitiateAnswer, LookupAnswer
+from khalti_cli.services import validate
+from khalti_cli.services.apply import Change, apply_answer, record_call_error
+from khalti_cli.services.records import event_record, link_record, payment_record
+from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
+from khalti_cli.store import Store
+from khalti_cli.store import queries as q
+
+
+class Gateway(Protocol):
+    def initiate(self, payload: dict[str, Any]) -> InitiateAnswer: ...
+    def lookup(self, pidx: str, *, deadline: float | None = None) -> LookupAnswer: ...
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    amount_paisa: int
+    name: str
+    order_id: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    reference: str | None = None
+
+
+def new_payment(
+    *,
+    amount: str | None,
+    name: str | None,
+    order_id: str | None = None,
+    customer_name: str | None = None,
+    customer_email: str | None = None,
+    customer_phone: str | None = None,
+    reference: str | None = None,
+) -> NewPayment:
+    """Check every field a person typed; raises InvalidInput naming the first bad one."""
+    if amount is None:
+        raise InvalidInput("The amount is missing. Give it in rupees, for example 1500.")
+    paisa = money.parse_rupees(amount)
+    checked_name = validate.text(name, "name", required=True)
+    assert checked_name is not None
+    return NewPayment(
+        amount_paisa=paisa,
+        name=checked_name,
+        order_id=validate.order_id(order_id) if order_id is not None and order_id.strip() else None,
+        customer_name=validate.text(customer_name, "customer name"),
+        customer_email=validate.email(customer_email),
+        customer_phone=validate.phone(customer_phone),
+        reference=validate.text(reference, "reference", limit=100),
+    )
+
+
+def payment_row(new: NewPayment, order_id: str, at: str) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "name": new.name,
+        "amount_paisa": new.amount_paisa,
+        "status": "created",
+        "customer_name": new.customer_name,
+        "customer_email": new.customer_email,
+        "customer_phone": new.customer_phone,
+        "reference": new.reference,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def create_payment(store: Store, new: NewPayment) -> dict[str, Any]:
+    for _ in range(5):
+        order_id = new.order_id or validate.new_order_id()
+        at = stamp()
+        try:
+            with store.write():
+                if q.get_payment(store, order_id) is not None:
+                    if new.order_id:
+                        raise InvalidInput(f"A payment with order id {order_id} already exists.")
+                    continue
+                payment_id = q.insert_payment(store, payment_row(new, order_id, at))
+                q.add_event(
+                    store,
+                    payment_id,
+                    "created",
+                    to_status="created",
+                    at=at,
+                    message=f"Recorded {money.format_rupees(new.amount_paisa)} for {new.name}",
+                )
+        except sqlite3.IntegrityError:
+            if new.order_id:
+                raise InvalidInput(f"A payment with order id {order_id} already exists.") from None
+            continue
+        row = q.get_payment(store, order_id)
+        assert row is not None
+        return payment_record(row)
+    raise KhaltiError("Could not pick a free order id; try again.")
+
+
+def find_payment(store: Store, order_id: str) -> dict[str, Any]:
+    row = q.get_payment(store, order_id)
+    if row is None:
+        raise NotFound(f"No payment has order id {order_id!r}. Check it with: khalti list")
+    return row
+
+
+# --- initiate ---------------------------------------------------------------------------------
+
+
+@dataclass
+class InitiateResult:
+    order_id: str
+    payment_url: str | None = None
+    error: KhaltiError | None = None
+    record: dict[str, Any] | None = None
+
+
+def check_initiable(row: dict[str, Any], force: bool) -> None:
+    status = row["status"]
+    if status in REINITIABLE:
+        return
+    if status in NEEDS_FORCE:
+        if force:
+            return
+        raise InvalidInput(
+            f"Payment {row['order_id']} already has a live link ({status}) that can still be paid. "
+            "Give --force to make another link anyway."
+        )
+    raise InvalidInput(f"Payment {row['order_id']} is {status}; it cannot be initiated again.")
+
+
+def initiate_payload(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    website_url, return_url = settings.require_urls()
+    payload: dict[str, Any] = {
+        "return_url": return_url,
+        "website_url": website_url,
+        "amount": row["amount_paisa"],
+        "purchase_order_id": row["order_id"],
+        "purchase_order_name": row["name"],
+    }
+    info = {k: row[f"customer_{k}"] for k in ("name", "email", "phone") if row.get(f"customer_{k}")}
+    if info:
+        payload["customer_info"] = info
+    return payload
+
+
+def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[str, Any]) -> InitiateResult:
+    """One initiate, crash-safe: the link row is written before the request goes out."""
+    payload = initiate_payload(row, settings)
+    at = stamp()
+    with store.write():
+        link_id = q.insert_link(
+            store,
+            {
+                "payment_id": row["id"],
+                "state": "sending",
+                "amount_paisa": row["amount_paisa"],
+                "created_at": at,
+                "updated_at": at,
+            },
+        )
+    try:
+        answer = gateway.initiate(payload)
+    except GatewayRejected as exc:
+        _initiate_failed(store, row, link_id, "void", exc, status="failed")
+        return InitiateResult(row["order_id"], error=exc)
+    except AuthError as exc:
+        _initiate_failed(store, row, link_id, "void", exc)
+        return InitiateResult(row["order_id"], error=exc)
+    except GatewayError as exc:
+        # The request may have reached Khalti and made a link; its URL never reached anyone, so nobody
+        # can pay it. The link is kept as 'unknown' and reconcile voids it.
+        _initiate_failed(store, row, link_id, "unknown" if exc.maybe_sent else "void", exc)
+        return InitiateResult(row["order_id"], error=exc)
+    done = stamp()
+    with store.write():
+        q.update_link(
+            store,
+            link_id,
+            {
+                "pidx": answer.pidx,
+                "state": "open",
+                "khalti_status": "Initiated",
+                "payment_url": answer.payment_url,
+                "expires_at": answer.expires_at,
+                "initiate_response": _json(answer.raw),
+                "updated_at": done,
+            },
+        )
+        q.update_payment(
+            store,
+            row["id"],
+            {
+                "status": "initiated",
+                "khalti_status": "Initiated",
+                "pidx": answer.pidx,
+                "payment_url": answer.payment_url,
+                "expires_at": answer.expires_at,
+                "transaction_id": None,
+                "total_amount_paisa": None,
+                "fee_paisa": None,
+                "failure_reason": None,
+                "updated_at": done,
+            },
+        )
+        q.add_event(
+            store,
+            row["id"],
+            "initiate",
+            outcome="ok",
+            pidx=answer.pidx,
+            detail=answer.raw,
+            at=done,
+            message="Khalti made a payment link",
+        )
+        if row["status"] != "initiated":
+            q.add_event(
+                store,
+                row["id"],
+                "status",
+                pidx=answer.pidx,
+                from_status=row["status"],
+                to_status="initiated",
+                at=done,
+            )
+    fresh = q.get_payment_by_id(store, row["id"])
+    assert fresh is not None
+    return InitiateResult(row["order_id"], payment_url=answer.payment_url, record=payment_record(fresh))
+
+
+def _json(raw: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(raw, ensure_ascii=False, sort_keys=True)
+
+
+def _initiate_failed(
+    store: Store, row: dict[str, Any], link_id: int, state: str, exc: KhaltiError, status: str | None = None
+) -> None:
+    at = stamp()
+    with store.write():
+        q.update_link(store, link_id, {"state": state, "updated_at": at})
+        detail = exc.body if isinstance(exc, GatewayRejected) else None
+        q.add_event(
+            store,
+            row["id"],
+            "initiate",
+            outcome="rejected" if status else "error",
+            message=str(exc),
+            detail=detail,
+            at=at,
+        )
+        if status and status != row["status"]:
+            q.update_payment(
+                store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at}
+            )
+            q.add_event(
+                store,
+                row["id"],
+                "status",
+                from_status=row["status"],
+                to_status=status,
+                message=str(exc),
+                at=at,
+            )
+
+
+def initiate_many(
+    store: Store,
+    settings: Settings,
+    gateway: Callable[[], Gateway],
+    order_ids: Sequence[str],
+    *,
+    force: bool = False,
+) -> Iterator[InitiateResult]:
+    """Every id is checked before anything is sent: one bad id and nothing goes to Khalti."""
+    rows = [find_payment(store, validate.order_id(oid)) for oid in order_ids]
+    seen: set[str] = set()
+    for row in rows:
+        if row["order_id"] in seen:
+            raise InvalidInput(f"Order id {row['order_id']} is given twice.")
+        seen.add(row["order_id"])
+        check_initiable(row, force)
+    settings.require_urls()
+    settings.require_key()
+    client = gateway()
+    for row in rows:
+        yield initiate_one(store, client, settings, row)
+
+
+# --- lookup -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LookupResult:
+    order_id: str
+    status: str
+    changes: list[Change]
+    errors: list[KhaltiError]
+
+
+def resolve_ids(store: Store, ids: Iterable[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Order ids or pidx -> (payment, links to ask about). Unknown ids fail before anything is asked."""
+    resolved: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    for raw in ids:
+        ident = raw.strip()
+        link = q.get_link(store, ident) if ident else None
+        if link is not None:
+            payment = q.get_payment_by_id(store, link["payment_id"])
+            assert payment is not None
+            resolved.append((payment, [link]))
+            continue
+        payment = find_payment(store, validate.order_id(ident))
+        links = [lk for lk in q.links_of(store, payment["id"]) if lk.get("pidx")]
+        resolved.append((payment, links))
+    return resolved
+
+
+def lookup_many(
+    store: Store, settings: Settings, gateway: Callable[[], Gateway], ids: Sequence[str]
+) -> Iterator[LookupResult]:
+    targets = resolve_ids(store, ids)
+    if any(links for _, links in targets):
+        settings.require_key()
+        client = gateway()
+    for payment, links in targets:
+        changes: list[Change] = []
+        errors: list[KhaltiError] = []
+        for link in reversed(links):  # newest link first
+            try:
+                answer = client.lookup(link["pidx"])
+            except AuthError:
+                raise
+            except (GatewayError, GatewayRejected) as exc:
+                record_call_error(store, payment["id"], link["pidx"], "lookup", str(exc))
+                errors.append(exc)
+                continue
+            changes.append(apply_answer(store, link["id"], answer))
+        fresh = q.get_payment_by_id(store, payment["id"])
+        assert fresh is not None
+        yield LookupResult(payment["order_id"], fresh["status"], changes, errors)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def list_records(
+    store: Store,
+    *,
+    statuses: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    reference: str | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    for row in q.list_payments(
+        store, statuses=statuses, since=since, until=until, reference=reference, limit=limit
+    ):
+        yield payment_record(row)
+
+
+def show(store: Store, order_id: str) -> dict[str, Any]:
+    row = find_payment(store, validate.order_id(order_id))
+    record = payment_record(row)
+    record["links"] = [link_record(link) for link in q.links_of(store, row["id"])]
+    record["history"] = [event_record(e, row["order_id"]) for e in q.events_of(store, row["id"])]
+    return record
+
+
+def history(store: Store, order_id: str) -> list[dict[str, Any]]:
+    row = find_payment(store, validate.order_id(order_id))
+    return [event_record(e, row["order_id"]) for e in q.events_of(store, row["id"])]

@@ -1,0 +1,293 @@
+"""Reconcile: look up every link Khalti has not reported final, concurrently, and store the answers.
+
+Shape: the asyncio lookups run in a worker thread; this (the calling) thread is the only writer. Answers
+reach it through a queue and are committed as they arrive, in small group commits, so a killed run loses
+at most the answers in flight. A failed lookup leaves its payment exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from khalti_cli.clock import now, stamp
+from khalti_cli.config import Settings
+from khalti_cli.errors import AuthError, ExitCode, GatewayError, GatewayRejected, KhaltiError
+from khalti_cli.gateway.answers import LookupAnswer
+from khalti_cli.services.apply import Change, apply_answers
+from khalti_cli.services.records import payment_record
+from khalti_cli.store import Store
+from khalti_cli.store import queries as q
+
+
+@dataclass
+class Options:
+    concurrency: int = 8
+    limit: int | None = None
+    dry_run: bool = False
+    older_than_s: int | None = None
+    max_time_s: int | None = None
+    rate: int | None = None  # requests per second, None = no cap
+    include_final: bool = False
+    seed: int | None = None
+
+
+@dataclass
+class Summary:
+    checked: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    review: int = 0
+    voided: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0
+    error_messages: list[str] = field(default_factory=list)
+    auth_error: AuthError | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "review": self.review,
+            "by_status": dict(sorted(self.by_status.items())),
+            "seconds": round(self.seconds, 3),
+            "voided": self.voided,
+        }
+
+    def line(self) -> str:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
+        text = (
+            f"checked {self.checked}, changed {self.changed}, unchanged {self.unchanged}, "
+            f"errors {self.errors}, review {self.review} in {self.seconds:.1f}s"
+        )
+        return text + (f" ({statuses})" if statuses else "")
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.auth_error is not None:
+            return ExitCode.CONFIG
+        if self.review:
+            return ExitCode.REVIEW
+        if self.errors:
+            return ExitCode.TEMPORARY
+        return ExitCode.OK
+
+
+Outcome = tuple[dict[str, Any], LookupAnswer | KhaltiError]
+OnPayment = Callable[[dict[str, Any]], None]
+OnProgress = Callable[[int, int], None]
+_DONE = object()
+
+
+class _Pacer:
+    """--rate: spaces request starts evenly (a token bucket of one)."""
+
+    def __init__(self, rate: int | None) -> None:
+        self._gap = 1 / rate if rate else 0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._gap:
+            return
+        async with self._lock:
+            moment = time.monotonic()
+            start = max(moment, self._next)
+            self._next = start + self._gap
+        await asyncio.sleep(start - moment)
+
+
+async def _lookups(
+    settings: Settings,
+    links: list[dict[str, Any]],
+    opts: Options,
+    out: queue.Queue[Any],
+    deadline: float | None,
+) -> None:
+    from khalti_cli.gateway.client import AsyncKhaltiClient
+
+    client = AsyncKhaltiClient(
+        settings.base_url,
+        settings.require_key(),
+        concurrency=opts.concurrency,
+        timeout_ms=settings.timeout_ms,
+        seed=opts.seed,
+    )
+    sem = asyncio.Semaphore(opts.concurrency)
+    pacer = _Pacer(opts.rate)
+    stop = asyncio.Event()
+
+    async def one(link: dict[str, Any]) -> None:
+        async with sem:
+            if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
+                out.put((link, GatewayError("Not looked up: the run reached --max-time.")))
+                return
+            await pacer.wait()
+            try:
+                result: LookupAnswer | KhaltiError = await client.lookup(link["pidx"], deadline=deadline)
+            except AuthError as exc:
+                stop.set()  # every other lookup would fail the same way
+                result = exc
+            except (GatewayError, GatewayRejected) as exc:
+                result = exc
+            out.put((link, result))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for link in links:
+                group.create_task(one(link))
+    finally:
+        await client.aclose()
+
+
+def void_dangling(store: Store, settings: Settings, dry_run: bool) -> int:
+    """Initiates whose answer was lost: their URL never reached anyone, so nobody can pay them."""
+    grace = timedelta(milliseconds=settings.timeout_ms) + timedelta(seconds=60)
+    links = q.dangling_links(store, stamp(now() - grace))
+    if dry_run or not links:
+        return len(links)
+    at = stamp()
+    with store.write():
+        for link in links:
+            q.update_link(store, link["id"], {"state": "void", "updated_at": at})
+            q.add_event(
+                store,
+                link["payment_id"],
+                "initiate",
+                outcome="void",
+                at=at,
+                message="An earlier initiate got no answer; its link (if any) was never shown, so it is void.",
+            )
+    return len(links)
+
+
+def reconcile(
+    store: Store,
+    settings: Settings,
+    opts: Options,
+    *,
+    on_payment: OnPayment | None = None,
+    on_progress: OnProgress | None = None,
+) -> Summary:
+    started = time.monotonic()
+    summary = Summary()
+    summary.voided = void_dangling(store, settings, opts.dry_run)
+    checked_before = stamp(now() - timedelta(seconds=opts.older_than_s)) if opts.older_than_s else None
+    links = q.links_to_check(
+        store, limit=opts.limit, checked_before=checked_before, include_final=opts.include_final
+    )
+    if not links:
+        summary.seconds = time.monotonic() - started
+        return summary
+    settings.require_key()
+    deadline = started + opts.max_time_s if opts.max_time_s else None
+    remaining = Counter(link["payment_id"] for link in links)
+    per_payment: dict[int, list[Change | KhaltiError]] = {}
+    results: queue.Queue[Any] = queue.Queue()
+    crash: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            asyncio.run(_lookups(settings, links, opts, results, deadline))
+        except BaseException as exc:  # surfaced in the writer thread
+            crash.append(exc)
+        finally:
+            results.put(_DONE)
+
+    thread = threading.Thread(target=worker, name="khalti-lookups", daemon=True)
+    thread.start()
+    done = 0
+    finished = False
+    while not finished:
+        batch: list[Outcome] = []
+        item = results.get()
+        while True:
+            if item is _DONE:
+                finished = True
+                break
+            batch.append(item)
+            if len(batch) >= 200:
+                break
+            try:
+                item = results.get_nowait()
+            except queue.Empty:
+                break
+        _store_batch(store, batch, opts, summary, per_payment)
+        for link, _ in batch:
+            done += 1
+            remaining[link["payment_id"]] -= 1
+            if remaining[link["payment_id"]] == 0:
+                _payment_done(
+                    store, link["payment_id"], per_payment.pop(link["payment_id"], []), summary, on_payment
+                )
+        if on_progress:
+            on_progress(done, len(links))
+    thread.join()
+    if crash:
+        raise crash[0]
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _store_batch(
+    store: Store,
+    batch: list[Outcome],
+    opts: Options,
+    summary: Summary,
+    per_payment: dict[int, list[Change | KhaltiError]],
+) -> None:
+    answers = [(link, r) for link, r in batch if isinstance(r, LookupAnswer)]
+    changes = apply_answers(store, [(link["id"], r) for link, r in answers], dry_run=opts.dry_run)
+    for (link, _), change in zip(answers, changes, strict=True):
+        per_payment.setdefault(link["payment_id"], []).append(change)
+    for link, r in batch:
+        if isinstance(r, KhaltiError):
+            per_payment.setdefault(link["payment_id"], []).append(r)
+            if isinstance(r, AuthError):
+                summary.auth_error = r
+            elif str(r) not in summary.error_messages:
+                summary.error_messages.append(str(r))
+
+
+def _payment_done(
+    store: Store,
+    payment_id: int,
+    outcomes: list[Change | KhaltiError],
+    summary: Summary,
+    on_payment: OnPayment | None,
+) -> None:
+    row = q.get_payment_by_id(store, payment_id)
+    assert row is not None
+    changes = [o for o in outcomes if isinstance(o, Change)]
+    errors = [o for o in outcomes if isinstance(o, KhaltiError)]
+    summary.checked += 1
+    before = changes[0].old_status if changes else row["status"]
+    after = changes[-1].new_status if changes else row["status"]
+    if errors:
+        summary.errors += 1
+    elif after != before:
+        summary.changed += 1
+    else:
+        summary.unchanged += 1
+    if after == "review" and before != "review":
+        summary.review += 1
+    summary.by_status[after] += 1
+    if on_payment:
+        record = payment_record(row)
+        record["status"] = after  # a dry run stores nothing; show what would be
+        record["previous_status"] = before
+        record["changed"] = after != before
+        record["error"] = "; ".join(str(e) for e in errors) or None
+        if changes and after == "review":
+            record["review_reason"] = changes[-1].review_reason
+        on_payment(record)

@@ -1,0 +1,70 @@
+"""Rows -> the contract's records (JSON keys, amounts as rupee text and paisa)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from khalti_cli.money import format_paisa
+
+RECORD_KEYS = (
+    "order_id",
+    "name",
+    "amount",
+    "amount_paisa",
+    "status",
+    "khalti_status",
+    "pidx",
+    "payment_url",
+    "expires_at",
+    "transaction_id",
+    "total_amount_paisa",
+    "fee_paisa",
+    "refunded",
+    "refunded_paisa",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "reference",
+    "review_reason",
+    "failure_reason",
+    "created_at",
+    "updated_at",
+    "checked_at",
+)
+TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
+
+
+def payment_record(row: dict[str, Any]) -> dict[str, Any]:
+    record = {key: row.get(key) for key in RECORD_KEYS}
+    record["amount"] = format_paisa(row["amount_paisa"])
+    record["refunded"] = bool(row.get("refunded"))
+    record["refunded_paisa"] = row.get("refunded_paisa") or 0
+    return record
+
+
+def link_record(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pidx": row.get("pidx"),
+        "state": row["state"],
+        "khalti_status": row.get("khalti_status"),
+        "amount_paisa": row["amount_paisa"],
+        "payment_url": row.get("payment_url"),
+        "expires_at": row.get("expires_at"),
+        "transaction_id": row.get("transaction_id"),
+        "total_amount_paisa": row.get("total_amount_paisa"),
+        "fee_paisa": row.get("fee_paisa"),
+        "refunded": bool(row.get("refunded")),
+        "created_at": row["created_at"],
+        "checked_at": row.get("checked_at"),
+    }
+
+
+EVENT_KEYS = ("at", "kind", "outcome", "pidx", "from_status", "to_status", "message")
+
+
+def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:
+    record: dict[str, Any] = {"order_id": order_id}
+    record.update({key: row.get(key) for key in EVENT_KEYS})
+    record["detail"] = json.loads(row["detail"]) if row.get("detail") else None
+    return record

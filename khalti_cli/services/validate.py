@@ -1,0 +1,61 @@
+"""Checks on fields people type or import. Each failure is one sentence naming the field."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from datetime import UTC, datetime
+
+from khalti_cli.errors import InvalidInput
+
+ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
+_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_order_id(moment: datetime | None = None) -> str:
+    day = (moment or datetime.now(UTC)).strftime("%y%m%d")
+    return f"KH-{day}-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+
+def order_id(value: str) -> str:
+    value = value.strip()
+    if not ORDER_ID.match(value):
+        raise InvalidInput(
+            f"The order id {value[:70]!r} is not valid: use 1 to 64 letters, digits or . _ : / # -, "
+            "starting with a letter or digit."
+        )
+    return value
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cf") and c not in "\u200c\u200d" for c in value)
+
+
+def text(value: str | None, field: str, *, required: bool = False, limit: int = 200) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise InvalidInput(f"The {field} is empty; give one.")
+        return None
+    value = unicodedata.normalize("NFC", value.strip())
+    if _has_control(value):
+        raise InvalidInput(f"The {field} contains a line break, tab or other control character; remove it.")
+    if len(value) > limit:
+        raise InvalidInput(f"The {field} is {len(value)} characters long; the limit is {limit}.")
+    return value
+
+
+def email(value: str | None) -> str | None:
+    value = text(value, "customer email", limit=254)
+    if value is not None and not EMAIL.match(value):
+        raise InvalidInput(f"The customer email {value!r} is not an email address.")
+    return value
+
+
+def phone(value: str | None) -> str | None:
+    value = text(value, "customer phone", limit=20)
+    if value is not None and not PHONE.match(value):
+        raise InvalidInput(f"The customer phone {value!r} is not a phone number (digits, like 9800000001).")
+    return value

@@ -1,0 +1,106 @@
+"""Schema migrations, applied on every open. Never edit a released migration: add a new one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("khalti")
+
+# Bumped with every migration; a file with a higher number was written by a newer khalti.
+SCHEMA_VERSION = 1
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    payments: Any = db.table("payments")
+    payments.create(
+        {
+            "id": int,
+            "order_id": str,
+            "name": str,
+            "amount_paisa": int,
+            "status": str,
+            "review_reason": str,
+            "failure_reason": str,
+            "customer_name": str,
+            "customer_email": str,
+            "customer_phone": str,
+            "reference": str,
+            "khalti_status": str,
+            "pidx": str,
+            "payment_url": str,
+            "expires_at": str,
+            "transaction_id": str,
+            "total_amount_paisa": int,
+            "fee_paisa": int,
+            "refunded": int,
+            "refunded_paisa": int,
+            "created_at": str,
+            "updated_at": str,
+            "checked_at": str,
+        },
+        pk="id",
+        not_null={"order_id", "name", "amount_paisa", "status", "created_at", "updated_at"},
+        defaults={"refunded": 0, "refunded_paisa": 0},
+        strict=True,
+    )
+    payments.create_index(["order_id"], unique=True)
+    payments.create_index(["status"])
+    payments.create_index(["created_at"])
+    payments.create_index(["reference"])
+
+    links: Any = db.table("links")
+    links.create(
+        {
+            "id": int,
+            "payment_id": int,
+            "pidx": str,
+            # sending: request written before it goes out; open: Khalti has not reported it final;
+            # final: Khalti reported a final status; unknown: the answer was lost; void: never usable.
+            "state": str,
+            "khalti_status": str,
+            "payment_url": str,
+            "expires_at": str,
+            "total_amount_paisa": int,
+            "transaction_id": str,
+            "fee_paisa": int,
+            "refunded": int,
+            "amount_paisa": int,
+            "initiate_response": str,
+            "lookup_response": str,
+            "lookup_http_status": int,
+            "created_at": str,
+            "updated_at": str,
+            "checked_at": str,
+        },
+        pk="id",
+        not_null={"payment_id", "state", "amount_paisa", "created_at", "updated_at"},
+        foreign_keys=[("payment_id", "payments", "id")],
+        strict=True,
+    )
+    links.create_index(["pidx"], unique=True)
+    links.create_index(["payment_id"])
+    links.create_index(["state", "checked_at"])
+
+    events: Any = db.table("events")
+    events.create(
+        {
+            "id": int,
+            "payment_id": int,
+            "pidx": str,
+            "at": str,
+            "kind": str,
+            "outcome": str,
+            "from_status": str,
+            "to_status": str,
+            "message": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"payment_id", "at", "kind"},
+        foreign_keys=[("payment_id", "payments", "id")],
+        strict=True,
+    )
+    events.create_index(["payment_id", "id"])
