@@ -83,10 +83,12 @@ class Summary:
         return ExitCode.OK
 
 
-Outcome = tuple[dict[str, Any], LookupAnswer | KhaltiError]
+LinkRef = tuple[int, str, int]  # (link id, pidx, payment id)
+Outcome = tuple[LinkRef, LookupAnswer | KhaltiError]
 OnPayment = Callable[[dict[str, Any]], None]
 OnProgress = Callable[[int, int], None]
 _DONE = object()
+_QUEUE_MAX = 2000  # answers waiting for the writer; bounds memory when the disk is slower than Khalti
 
 
 class _Pacer:
@@ -107,13 +109,19 @@ class _Pacer:
         await asyncio.sleep(start - moment)
 
 
+async def _put(out: queue.Queue[Any], item: Any) -> None:
+    while True:
+        try:
+            out.put_nowait(item)
+            return
+        except queue.Full:
+            await asyncio.sleep(0.005)  # the writer is behind: wait without blocking the loop
+
+
 async def _lookups(
-    settings: Settings,
-    links: list[dict[str, Any]],
-    opts: Options,
-    out: queue.Queue[Any],
-    deadline: float | None,
+    settings: Settings, links: list[LinkRef], opts: Options, out: queue.Queue[Any], deadline: float | None
 ) -> None:
+    """`concurrency` workers share one iterator of links: no task per link, so memory stays flat."""
     from khalti_cli.gateway.client import AsyncKhaltiClient
 
     client = AsyncKhaltiClient(
@@ -123,29 +131,32 @@ async def _lookups(
         timeout_ms=settings.timeout_ms,
         seed=opts.seed,
     )
-    sem = asyncio.Semaphore(opts.concurrency)
     pacer = _Pacer(opts.rate)
-    stop = asyncio.Event()
+    todo = iter(links)
+    stopped: list[AuthError] = []
 
-    async def one(link: dict[str, Any]) -> None:
-        async with sem:
-            if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
-                out.put((link, GatewayError("Not looked up: the run reached --max-time.")))
-                return
+    async def worker() -> None:
+        for link in todo:
+            if stopped:
+                await _put(out, (link, stopped[0]))
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                await _put(out, (link, GatewayError("Not looked up: the run reached --max-time.")))
+                continue
             await pacer.wait()
             try:
-                result: LookupAnswer | KhaltiError = await client.lookup(link["pidx"], deadline=deadline)
+                result: LookupAnswer | KhaltiError = await client.lookup(link[1], deadline=deadline)
             except AuthError as exc:
-                stop.set()  # every other lookup would fail the same way
+                stopped.append(exc)  # every other lookup would fail the same way
                 result = exc
             except (GatewayError, GatewayRejected) as exc:
                 result = exc
-            out.put((link, result))
+            await _put(out, (link, result))
 
     try:
         async with asyncio.TaskGroup() as group:
-            for link in links:
-                group.create_task(one(link))
+            for _ in range(min(opts.concurrency, len(links))):
+                group.create_task(worker())
     finally:
         await client.aclose()
 
@@ -191,9 +202,9 @@ def reconcile(
         return summary
     settings.require_key()
     deadline = started + opts.max_time_s if opts.max_time_s else None
-    remaining = Counter(link["payment_id"] for link in links)
+    remaining = Counter(link[2] for link in links)
     per_payment: dict[int, list[Change | KhaltiError]] = {}
-    results: queue.Queue[Any] = queue.Queue()
+    results: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_MAX)
     crash: list[BaseException] = []
 
     def worker() -> None:
@@ -225,11 +236,10 @@ def reconcile(
         _store_batch(store, batch, opts, summary, per_payment)
         for link, _ in batch:
             done += 1
-            remaining[link["payment_id"]] -= 1
-            if remaining[link["payment_id"]] == 0:
-                _payment_done(
-                    store, link["payment_id"], per_payment.pop(link["payment_id"], []), summary, on_payment
-                )
+            remaining[link[2]] -= 1
+            if remaining[link[2]] == 0:
+                del remaining[link[2]]
+                _payment_done(store, link[2], per_payment.pop(link[2], []), summary, on_payment)
         if on_progress:
             on_progress(done, len(links))
     thread.join()
@@ -247,12 +257,12 @@ def _store_batch(
     per_payment: dict[int, list[Change | KhaltiError]],
 ) -> None:
     answers = [(link, r) for link, r in batch if isinstance(r, LookupAnswer)]
-    changes = apply_answers(store, [(link["id"], r) for link, r in answers], dry_run=opts.dry_run)
+    changes = apply_answers(store, [(link[0], r) for link, r in answers], dry_run=opts.dry_run)
     for (link, _), change in zip(answers, changes, strict=True):
-        per_payment.setdefault(link["payment_id"], []).append(change)
+        per_payment.setdefault(link[2], []).append(change)
     for link, r in batch:
         if isinstance(r, KhaltiError):
-            per_payment.setdefault(link["payment_id"], []).append(r)
+            per_payment.setdefault(link[2], []).append(r)
             if isinstance(r, AuthError):
                 summary.auth_error = r
             elif str(r) not in summary.error_messages:

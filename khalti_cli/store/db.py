@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from khalti_cli.errors import StoreBusy, StoreError
-from khalti_cli.store.schema import SCHEMA_VERSION, migrations
+
+# Bumped with every migration in schema.py; a file with a higher number was written by a newer khalti.
+# Kept here so that opening an up-to-date database never imports sqlite-utils (about 100 ms).
+SCHEMA_VERSION = 2
 
 BUSY_TIMEOUT_S = 30
 
@@ -47,22 +48,32 @@ def translate(exc: sqlite3.Error, path: Path) -> Exception:
 
 
 class Store:
-    """A sqlite-utils Database plus the transaction helper every writer uses."""
+    """A sqlite3 connection, the transaction helper every writer uses, and sqlite-utils when needed."""
 
-    def __init__(self, db: Database, path: Path) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
         self.path = path
+        self._db: Any = None
+
+    @property
+    def db(self) -> Any:
+        """A sqlite_utils.Database on the same connection (imported only by the code that needs it)."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
 
     @contextmanager
-    def write(self) -> Iterator[Database]:
+    def write(self) -> Iterator[Store]:
         """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-        conn = self.db.conn
+        conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from None
         try:
-            yield self.db
+            yield self
         except BaseException:
             conn.rollback()
             raise
@@ -73,8 +84,12 @@ class Store:
             raise translate(exc, self.path) from None
 
     def query(self, sql: str, params: Any = None) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, streamed (constant memory for big lists)."""
         try:
-            yield from self.db.query(sql, params or [])
+            cursor = self.conn.execute(sql, params or [])
+            names = [d[0] for d in cursor.description]
+            for row in cursor:
+                yield dict(zip(names, row, strict=True))
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from None
 
@@ -84,7 +99,7 @@ class Store:
         return None
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
 
 def _create_private(path: Path) -> None:
@@ -102,40 +117,51 @@ def open_store(path: Path) -> Store:
         raise StoreError(f"Cannot create the database {path}: {exc.strerror}. Check the folder.") from None
     except sqlite3.Error as exc:
         raise translate(exc, path) from None
-    db = Database(conn)
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The database {path} was written by a newer version of khalti (schema {version}). "
-                "Upgrade khalti (pip install -U khalti-cli) before using it."
-            )
-        if version == 0:
-            foreign = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            foreign -= {"payments", "links", "events", "_sqlite_migrations"}
-            if foreign:
-                raise StoreError(
-                    f"{path} is an SQLite database of another program, not khalti's. "
-                    "Point KHALTI_DB / --db at a khalti database or a new file."
-                )
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            db.enable_wal()
-        conn.execute("PRAGMA foreign_keys = ON")
-        if version < SCHEMA_VERSION:
-            # Two first runs at once (cron + a person) must not both create the tables.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    migrations.apply(db)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+        _prepare(conn, path)
     except sqlite3.Error as exc:
-        db.close()
+        conn.close()
         raise translate(exc, path) from None
     except BaseException:
-        db.close()
+        conn.close()
         raise
-    return Store(db, path)
+    return Store(conn, path)
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"The database {path} was written by a newer version of khalti (schema {version}). "
+            "Upgrade khalti (pip install -U khalti-cli) before using it."
+        )
+    if version == 0:
+        foreign = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        foreign -= {"payments", "links", "events", "payers", "_sqlite_migrations"}
+        if foreign:
+            raise StoreError(
+                f"{path} is an SQLite database of another program, not khalti's. "
+                "Point KHALTI_DB / --db at a khalti database or a new file."
+            )
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")  # persists in the file; outside any transaction
+    conn.execute("PRAGMA foreign_keys = ON")
+    if version < SCHEMA_VERSION:
+        _migrate(conn)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    from sqlite_utils import Database
+
+    from khalti_cli.store.schema import migrations
+
+    # Two first runs at once (cron + a person) must not both create the tables.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            migrations.apply(Database(conn))
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from khalti_cli.clock import stamp
-from khalti_cli.store.db import Store
+from khalti_cli.store.db import Store, translate
 
 Row = dict[str, Any]
 
@@ -44,26 +45,38 @@ def events_of(store: Store, payment_id: int) -> list[Row]:
     return list(store.query("SELECT * FROM events WHERE payment_id = ? ORDER BY id", [payment_id]))
 
 
+# Hot-path writes are plain SQL: sqlite-utils' Table.update/insert introspect the schema on every call,
+# which made reconcile's writer five times slower than the lookups it stores.
+
+
+def _insert(store: Store, table: str, row: Row) -> int:
+    cols = list(row)
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    cursor = store.conn.execute(sql, [row[c] for c in cols])
+    assert cursor.lastrowid is not None
+    return int(cursor.lastrowid)
+
+
+def _update(store: Store, table: str, row_id: int, changes: Row) -> None:
+    if changes:
+        sets = ", ".join(f"{c} = ?" for c in changes)
+        store.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*changes.values(), row_id])
+
+
 def insert_payment(store: Store, row: Row) -> int:
-    table: Any = store.db.table("payments")
-    table.insert(row)
-    return int(table.last_pk)
+    return _insert(store, "payments", row)
 
 
 def update_payment(store: Store, payment_id: int, changes: Row) -> None:
-    if changes:
-        store.db.table("payments").update(payment_id, changes)
+    _update(store, "payments", payment_id, changes)
 
 
 def insert_link(store: Store, row: Row) -> int:
-    table: Any = store.db.table("links")
-    table.insert(row)
-    return int(table.last_pk)
+    return _insert(store, "links", row)
 
 
 def update_link(store: Store, link_id: int, changes: Row) -> None:
-    if changes:
-        store.db.table("links").update(link_id, changes)
+    _update(store, "links", link_id, changes)
 
 
 def add_event(
@@ -79,7 +92,9 @@ def add_event(
     detail: Any = None,
     at: str | None = None,
 ) -> None:
-    store.db.table("events").insert(
+    _insert(
+        store,
+        "events",
         {
             "payment_id": payment_id,
             "pidx": pidx,
@@ -90,7 +105,7 @@ def add_event(
             "to_status": to_status,
             "message": message,
             "detail": None if detail is None else json.dumps(detail, ensure_ascii=False, sort_keys=True),
-        }
+        },
     )
 
 
@@ -102,9 +117,18 @@ def list_payments(
     until: str | None = None,
     reference: str | None = None,
     limit: int | None = None,
+    search: str | None = None,
+    payer: str | None = None,
 ) -> Iterator[Row]:
     where: list[str] = []
     params: list[Any] = []
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(name LIKE ? ESCAPE '\\' OR customer_name LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    if payer is not None:
+        where.append("payer_ref = ?")
+        params.append(payer)
     if statuses:
         where.append(f"status IN ({','.join('?' * len(statuses))})")
         params.extend(statuses)
@@ -129,23 +153,25 @@ def list_payments(
 
 def links_to_check(
     store: Store, *, limit: int | None = None, checked_before: str | None = None, include_final: bool = False
-) -> list[Row]:
-    """Links with a pidx that Khalti has not reported final, least recently checked first."""
+) -> list[tuple[int, str, int]]:
+    """(link id, pidx, payment id) of links Khalti has not reported final, least recently checked first.
+
+    Only three small values a link, so a run over 100,000 links stays small in memory.
+    """
     states = "('open', 'final')" if include_final else "('open')"
-    sql = (
-        "SELECT links.*, payments.order_id AS order_id FROM links "
-        "JOIN payments ON payments.id = links.payment_id "
-        f"WHERE links.pidx IS NOT NULL AND links.state IN {states}"
-    )
+    sql = f"SELECT id, pidx, payment_id FROM links WHERE pidx IS NOT NULL AND state IN {states}"
     params: list[Any] = []
     if checked_before:
-        sql += " AND (links.checked_at IS NULL OR links.checked_at < ?)"
+        sql += " AND (checked_at IS NULL OR checked_at < ?)"
         params.append(checked_before)
-    sql += " ORDER BY links.checked_at IS NOT NULL, links.checked_at, links.id"
+    sql += " ORDER BY checked_at IS NOT NULL, checked_at, id"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return list(store.query(sql, params))
+    try:
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in store.conn.execute(sql, params).fetchall()]
+    except sqlite3.Error as exc:
+        raise translate(exc, store.path) from None
 
 
 def dangling_links(store: Store, created_before: str) -> list[Row]:
@@ -156,3 +182,153 @@ def dangling_links(store: Store, created_before: str) -> list[Row]:
             [created_before],
         )
     )
+
+
+# --- import, payers, report (the accounts office's day) ----------------------------------------
+
+# The columns an import writes, in this order (the rows handed to insert_payments are tuples).
+IMPORT_COLUMNS = (
+    "order_id",
+    "name",
+    "amount_paisa",
+    "status",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "reference",
+    "payer_ref",
+    "created_at",
+    "updated_at",
+)
+
+
+def payments_by_order_ids(store: Store, order_ids: Sequence[str]) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    for start in range(0, len(order_ids), 500):
+        chunk = list(order_ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in store.query(f"SELECT * FROM payments WHERE order_id IN ({marks})", chunk):
+            found[row["order_id"]] = row
+    return found
+
+
+def max_payment_id(store: Store) -> int:
+    row = store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM payments").fetchone()
+    return int(row[0])
+
+
+def insert_payments(store: Store, rows: Sequence[tuple[Any, ...]], *, message: str) -> tuple[int, int]:
+    """Many new payments (tuples in IMPORT_COLUMNS order) and their 'created' events, in the caller's
+    transaction. Returns the (first, last) id given: the caller holds the write lock, so they are a range."""
+    if not rows:
+        return (0, -1)
+    conn = store.conn
+    first = max_payment_id(store) + 1
+    cols = ", ".join(IMPORT_COLUMNS)
+    marks = ", ".join("?" * len(IMPORT_COLUMNS))
+    conn.executemany(f"INSERT INTO payments ({cols}) VALUES ({marks})", rows)
+    last = max_payment_id(store)
+    conn.execute(
+        "INSERT INTO events (payment_id, at, kind, to_status, message) "
+        "SELECT id, created_at, 'created', 'created', "
+        "printf('Recorded Rs %d.%02d for %s (%s)', amount_paisa / 100, amount_paisa % 100, name, ?) "
+        "FROM payments WHERE id BETWEEN ? AND ?",
+        [message, first, last],
+    )
+    return (first, last)
+
+
+def payments_in_range(store: Store, first: int, last: int) -> Iterator[Row]:
+    return store.query("SELECT * FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last])
+
+
+def get_payer(store: Store, reference: str) -> Row | None:
+    return store.one("SELECT * FROM payers WHERE reference = ?", [reference])
+
+
+def insert_payer(store: Store, row: Row) -> int:
+    return _insert(store, "payers", row)
+
+
+def update_payer(store: Store, payer_id: int, changes: Row) -> None:
+    _update(store, "payers", payer_id, changes)
+
+
+def list_payers(store: Store, *, search: str | None = None, group: str | None = None) -> Iterator[Row]:
+    where: list[str] = []
+    params: list[Any] = []
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(name LIKE ? ESCAPE '\\' OR reference LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    if group is not None:
+        where.append("group_name = ?")
+        params.append(group)
+    sql = "SELECT * FROM payers"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return store.query(sql + " ORDER BY group_name, reference", params)
+
+
+def payer_status_totals(store: Store, payer_ref: str) -> list[Row]:
+    """Per status: how many payments and their amounts, refunds and fees, for one payer."""
+    return list(
+        store.query(
+            "SELECT status, COUNT(*) AS count, SUM(amount_paisa) AS amount_paisa, "
+            "SUM(COALESCE(refunded_paisa, 0)) AS refunded_paisa, SUM(COALESCE(fee_paisa, 0)) AS fee_paisa "
+            "FROM payments WHERE payer_ref = ? GROUP BY status ORDER BY status",
+            [payer_ref],
+        )
+    )
+
+
+def status_totals(store: Store, *, since: str | None, until: str | None) -> list[Row]:
+    """Per status, payments created in [since, until): count, amount, Khalti fees, refunds."""
+    where, params = _period(since, until)
+    return list(
+        store.query(
+            "SELECT status, COUNT(*) AS count, SUM(amount_paisa) AS amount_paisa, "
+            "SUM(COALESCE(fee_paisa, 0)) AS fee_paisa, "
+            "SUM(CASE WHEN COALESCE(refunded_paisa, 0) > 0 THEN refunded_paisa "
+            "WHEN status = 'refunded' THEN amount_paisa ELSE 0 END) AS refunded_paisa "
+            f"FROM payments{where} GROUP BY status ORDER BY status",
+            params,
+        )
+    )
+
+
+def paid_moments(store: Store, statuses: Sequence[str], *, since: str | None, until: str | None) -> list[Row]:
+    """(amount_paisa, paid_at) of payments created in the period that are in one of `statuses`; paid_at is
+    when this tool first saw the payment paid (its first status event to a paid status)."""
+    where, params = _period(since, until)
+    marks = ",".join("?" * len(statuses))
+    where = (where + " AND" if where else " WHERE") + f" payments.status IN ({marks})"
+    return list(
+        store.query(
+            "SELECT payments.amount_paisa AS amount_paisa, COALESCE("
+            "(SELECT MIN(e.at) FROM events e WHERE e.payment_id = payments.id AND e.kind = 'status' "
+            "AND e.to_status IN ('completed', 'partially_refunded', 'refunded')), payments.updated_at) AS paid_at "
+            f"FROM payments{where}",
+            [*params, *statuses],
+        )
+    )
+
+
+def open_payments(store: Store) -> Iterator[Row]:
+    """Payments with a live link (initiated or pending)."""
+    return store.query(
+        "SELECT order_id, name, amount_paisa, status, customer_name, payer_ref, payment_url, expires_at "
+        "FROM payments WHERE status IN ('initiated', 'pending') AND expires_at IS NOT NULL ORDER BY id"
+    )
+
+
+def _period(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if since:
+        where.append("payments.created_at >= ?")
+        params.append(since)
+    if until:
+        where.append("payments.created_at < ?")
+        params.append(until)
+    return (" WHERE " + " AND ".join(where) if where else "", params)

@@ -1,0 +1,113 @@
+"""Shared fixtures. Every test runs in its own directory with its own database and no KHALTI_* from the
+developer's environment; Khalti is the real `khalti sandbox` emulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from khalti_cli.cli.app import app
+from khalti_cli.sandbox import SandboxServer, start_sandbox
+
+TEST_KEY = "test-sandbox-key-5f0c9a1b2c3d4e5f"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("KHALTI_") or name in ("NO_COLOR", "FORCE_COLOR"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KHALTI_DB", str(tmp_path / "khalti.db"))
+    return tmp_path
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = start_sandbox(key=TEST_KEY)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def configured(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """Environment pointing the CLI at the sandbox with a valid key and URLs."""
+    monkeypatch.setenv("KHALTI_BASE_URL", sandbox.url)
+    monkeypatch.setenv("KHALTI_SECRET_KEY", TEST_KEY)
+    monkeypatch.setenv("KHALTI_WEBSITE_URL", "https://school.example.edu.np")
+    monkeypatch.setenv("KHALTI_RETURN_URL", "https://school.example.edu.np/fees/paid")
+    monkeypatch.setenv("KHALTI_TIMEOUT", "3")
+    return sandbox
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def jsonl(self) -> list[Any]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+class Cli:
+    """Drives the app through typer's CliRunner (streams are pipes, not terminals)."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Run:
+        result = self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def khalti_exe() -> list[str]:
+    exe = shutil.which("khalti", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "khalti_cli"]
+
+
+@pytest.fixture
+def run_khalti() -> Any:
+    """Runs the installed `khalti` as a subprocess (the contract as users see it)."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [*khalti_exe(), *args], input=input, capture_output=True, text=True, env=full_env, timeout=timeout
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+def control(server: SandboxServer, pidx: str, action: str, body: dict[str, Any] | None = None) -> Any:
+    """Plays the payer through the sandbox's control API over HTTP."""
+    response = httpx.post(f"{server.url}/sandbox/payments/{pidx}/{action}", json=body or {})
+    response.raise_for_status()
+    return response.json()
+
+
+def fault(server: SandboxServer, spec: dict[str, Any]) -> None:
+    httpx.post(f"{server.url}/sandbox/faults", json=spec).raise_for_status()
