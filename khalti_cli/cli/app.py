@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from khalti_cli import __version__
-from khalti_cli.cli import demo, payments, reading, reconcile, sandbox
+from khalti_cli.cli import (
+    backup,
+    demo,
+    importing,
+    payers,
+    payments,
+    reading,
+    reconcile,
+    refund,
+    report,
+    sandbox,
+    slips,
+)
 from khalti_cli.cli.boundary import KhaltiGroup
 from khalti_cli.cli.state import state
 
@@ -51,7 +63,7 @@ def root(
     st.quiet, st.verbose, st.no_color = quiet, verbose, no_color
 
 
-for module in (payments, reading, reconcile, sandbox, demo):
+for module in (payments, reading, reconcile, sandbox, demo, refund, importing, payers, slips, report, backup):
     module.register(app)
 
 

@@ -22,5 +22,9 @@ def demo(ctx: typer.Context) -> None:
     st = state(ctx)
     records = run_demo(say=st.say)
     fmt = "table" if sys.stdout.isatty() else "tsv"
-    columns = [*TABLE_COLUMNS[:4], "khalti_status", "review_reason"]
+    columns = [*TABLE_COLUMNS[:4], "customer_name", "khalti_status"]
     write_records(records, fmt, columns=columns if fmt == "table" else None, color=st.stdout_color())
+    for record in records:
+        if record["status"] == "review":
+            st.say(f"{record['order_id']} needs review: {record['review_reason']}")
+    st.say("That was the sandbox: no money moved. Next: copy .env.example to .env and read README.md.")

@@ -28,6 +28,9 @@ def create(
     customer_email: str | None = typer.Option(None, "--customer-email"),
     customer_phone: str | None = typer.Option(None, "--customer-phone"),
     reference: str | None = typer.Option(None, "--reference", help="Free text, e.g. a student id."),
+    payer: str | None = typer.Option(
+        None, "--payer", help="A payer's reference (khalti payers): their name, phone and email are copied."
+    ),
     do_initiate: bool = typer.Option(False, "--initiate", help="Also make the payment link now."),
     open_browser: bool = typer.Option(False, "--open", help="With --initiate: open the link in the browser."),
     qr: bool = typer.Option(False, "--qr", help="With --initiate: draw the link as a QR code on the terminal."),
@@ -38,13 +41,17 @@ def create(
 
     fmt = check_format(fmt)
     st = state(ctx)
-    new = payments.new_payment(
-        amount=amount, name=name, order_id=order_id, customer_name=customer_name,
-        customer_email=customer_email, customer_phone=customer_phone, reference=reference,
-    )
-    if do_initiate:  # check the set-up before recording, so a missing key changes nothing
+    if do_initiate:  # check the set-up first: nothing is recorded without it, and exit 4 outranks 3
         st.settings().require_urls()
         st.settings().require_key()
+    new = payments.new_payment(
+        amount=amount, name=name, order_id=order_id, customer_name=customer_name,
+        customer_email=customer_email, customer_phone=customer_phone, reference=reference, payer=payer,
+    )
+    if new.payer_ref:
+        from khalti_cli.services.payers import fill_from_register
+
+        new = fill_from_register(st.store(), new)
     record = payments.create_payment(st.store(), new)
     if not do_initiate:
         if fmt:
@@ -97,26 +104,33 @@ def _finish_initiate(
     st: AppState, results: list[Any], fmt: str | None, open_browser: bool, qr: bool, exit_now: bool = True
 ) -> ExitCode:
     codes: set[ExitCode] = set()
-    for result in results:
-        if result.error is not None:
-            error: KhaltiError = result.error
-            st.warn(f"Error: {result.order_id}: {error}")
-            codes.add(error.exit_code)
-            continue
-        if fmt is None:
-            _print(result.payment_url)
-        else:
-            write_records([result.record], fmt, single=len(results) == 1, color=st.stdout_color())
-        if qr:
-            from khalti_cli.qr import draw
 
-            sys.stderr.write(f"{result.order_id}: scan to pay\n")
-            draw(result.payment_url, sys.stderr)
-        if open_browser:
-            import webbrowser
+    def made() -> Any:
+        for result in results:
+            if result.error is not None:
+                error: KhaltiError = result.error
+                st.warn(f"Error: {result.order_id}: {error}")
+                codes.add(error.exit_code)
+                continue
+            if fmt is None:
+                _print(result.payment_url)
+            yield result.record
+            if qr:
+                from khalti_cli.qr import draw
 
-            if not webbrowser.open(result.payment_url):
-                st.warn(f"Could not open a browser; the link is {result.payment_url}")
+                sys.stderr.write(f"{result.order_id}: scan to pay\n")
+                draw(result.payment_url, sys.stderr)
+            if open_browser:
+                import webbrowser
+
+                if not webbrowser.open(result.payment_url):
+                    st.warn(f"Could not open a browser; the link is {result.payment_url}")
+
+    if fmt is None:
+        for _ in made():
+            pass
+    else:  # one document for all of them: one JSON array, one header line
+        write_records(made(), fmt, single=len(results) == 1, color=st.stdout_color())
     code = worst(codes)
     if exit_now and code != ExitCode.OK:
         raise typer.Exit(int(code))

@@ -28,6 +28,8 @@ def list_payments(
     reference: str | None = typer.Option(None, "--reference", help="Only payments with this reference."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many, newest first."),
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
+    search: str | None = typer.Option(None, "--search", help="Only payments whose name or customer name has this."),
+    payer: str | None = typer.Option(None, "--payer", help="Only payments for this payer (khalti payers)."),
     fmt: str | None = FormatOption,
 ) -> None:
     """List payments, newest first."""
@@ -43,12 +45,53 @@ def list_payments(
     chosen = _columns(columns, RECORD_KEYS)
     if chosen is None and fmt == "table":
         chosen = list(TABLE_COLUMNS)
+    elif chosen is None and fmt in ("tsv", "csv"):
+        chosen = list(RECORD_KEYS)  # the header line is printed even when nothing matches
     st = state(ctx)
-    rows = list_records(
-        st.store(), statuses=status, since=parse_date(since, "--since"),
-        until=parse_date(until, "--until", end=True), reference=reference, limit=limit,
-    )
+    filters: dict[str, Any] = {
+        "statuses": status, "since": parse_date(since, "--since"), "until": parse_date(until, "--until", end=True),
+        "reference": reference, "limit": limit, "search": search, "payer": payer,
+    }
+    if fmt == "jsonl":  # JSON made by SQLite, written in big chunks: 100,000 records in under a second
+        from khalti_cli.services.payments import list_json_lines
+
+        lines = list_json_lines(st.store(), chosen or RECORD_KEYS, **filters)
+        if lines is not None:
+            _write_lines(lines)
+            return
+    rows = list_records(st.store(), **filters)
     write_records(rows, fmt, columns=chosen, color=st.stdout_color())
+    if payer is not None and fmt == "table":  # a payer's history: the totals under the table
+        from khalti_cli.money import format_rupees
+        from khalti_cli.services.payers import totals
+
+        t = totals(st.store(), payer)
+        st.say(f"\n{payer}: due {format_rupees(t['due_paisa'])}, paid {format_rupees(t['paid_paisa'])}, "
+               f"refunded {format_rupees(t['refunded_paisa'])} ({t['payments']} payment(s) in all).")
+
+
+def _write_lines(lines: Any) -> None:
+    """UTF-8 lines (bytes) to stdout in chunks of a thousand."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+
+    def write(data: bytes) -> None:
+        if buffer is not None:
+            buffer.write(data)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= 1000:
+            write(b"\n".join(chunk) + b"\n")
+            chunk.clear()
+    if chunk:
+        write(b"\n".join(chunk) + b"\n")
+    if buffer is not None:
+        buffer.flush()
+    sys.stdout.flush()
 
 
 def _columns(value: str | None, known: tuple[str, ...]) -> list[str] | None:

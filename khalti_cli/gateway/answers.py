@@ -57,13 +57,16 @@ def _json(content: bytes) -> Any:
         return None
 
 
+_INT64 = 2**63  # SQLite's INTEGER range: a larger "amount" is not one we can store (or believe)
+
+
 def _int_or_none(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and -_INT64 < value < _INT64:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
     return None
 
 

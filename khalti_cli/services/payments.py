@@ -41,6 +41,7 @@ class NewPayment:
     customer_email: str | None = None
     customer_phone: str | None = None
     reference: str | None = None
+    payer_ref: str | None = None  # a reference in the payers register (khalti payers)
 
 
 def new_payment(
@@ -52,6 +53,7 @@ def new_payment(
     customer_email: str | None = None,
     customer_phone: str | None = None,
     reference: str | None = None,
+    payer: str | None = None,
 ) -> NewPayment:
     """Check every field a person typed; raises InvalidInput naming the first bad one."""
     if amount is None:
@@ -67,6 +69,7 @@ def new_payment(
         customer_email=validate.email(customer_email),
         customer_phone=validate.phone(customer_phone),
         reference=validate.text(reference, "reference", limit=100),
+        payer_ref=validate.text(payer, "payer reference", limit=64),
     )
 
 
@@ -80,6 +83,7 @@ def payment_row(new: NewPayment, order_id: str, at: str) -> dict[str, Any]:
         "customer_email": new.customer_email,
         "customer_phone": new.customer_phone,
         "reference": new.reference,
+        "payer_ref": new.payer_ref,
         "created_at": at,
         "updated_at": at,
     }
@@ -291,6 +295,9 @@ def initiate_many(
     force: bool = False,
 ) -> Iterator[InitiateResult]:
     """Every id is checked before anything is sent: one bad id and nothing goes to Khalti."""
+    # The set-up first: a configuration problem (exit 4) outranks a bad id (exit 3).
+    settings.require_urls()
+    settings.require_key()
     rows = [find_payment(store, validate.order_id(oid)) for oid in order_ids]
     seen: set[str] = set()
     for row in rows:
@@ -298,8 +305,6 @@ def initiate_many(
             raise InvalidInput(f"Order id {row['order_id']} is given twice.")
         seen.add(row["order_id"])
         check_initiable(row, force)
-    settings.require_urls()
-    settings.require_key()
     client = gateway()
     for row in rows:
         yield initiate_one(store, client, settings, row)
@@ -336,7 +341,11 @@ def resolve_ids(store: Store, ids: Iterable[str]) -> list[tuple[dict[str, Any], 
 def lookup_many(
     store: Store, settings: Settings, gateway: Callable[[], Gateway], ids: Sequence[str]
 ) -> Iterator[LookupResult]:
-    targets = resolve_ids(store, ids)
+    try:
+        targets = resolve_ids(store, ids)
+    except InvalidInput:
+        settings.require_key()  # a missing key (exit 4) outranks an unknown id (exit 3)
+        raise
     if any(links for _, links in targets):
         settings.require_key()
         client = gateway()
@@ -369,11 +378,20 @@ def list_records(
     until: str | None = None,
     reference: str | None = None,
     limit: int | None = None,
+    search: str | None = None,
+    payer: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     for row in q.list_payments(
-        store, statuses=statuses, since=since, until=until, reference=reference, limit=limit
+        store, statuses=statuses, since=since, until=until, reference=reference, limit=limit,
+        search=search, payer=payer,
     ):
         yield payment_record(row)
+
+
+def list_json_lines(store: Store, keys: Sequence[str], **filters: Any) -> Iterator[bytes] | None:
+    """list_records as UTF-8 JSON, one a record, made by SQLite (fast); None when a key needs Python."""
+    expr = q.record_json_sql(keys)
+    return None if expr is None else q.list_payments_json(store, expr, **filters)
 
 
 def show(store: Store, order_id: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ RECORD_KEYS = (
     "created_at",
     "updated_at",
     "checked_at",
+    "payer",
 )
 TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
 
@@ -40,6 +41,7 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["amount"] = format_paisa(row["amount_paisa"])
     record["refunded"] = bool(row.get("refunded"))
     record["refunded_paisa"] = row.get("refunded_paisa") or 0
+    record["payer"] = row.get("payer_ref")
     return record
 
 

@@ -31,6 +31,8 @@ def order_id(value: str) -> str:
 
 
 def _has_control(value: str) -> bool:
+    if value.isprintable():  # fast path (imports check every cell): no Cc/Cf, nor any other "Other" char
+        return False
     return any(unicodedata.category(c) in ("Cc", "Cf") and c not in "\u200c\u200d" for c in value)
 
 
@@ -39,6 +41,9 @@ def text(value: str | None, field: str, *, required: bool = False, limit: int = 
         if required:
             raise InvalidInput(f"The {field} is empty; give one.")
         return None
+    if not value.isprintable() and any("\ud800" <= c <= "\udfff" for c in value):
+        # Bytes that were not UTF-8 (a mis-encoded file or terminal): SQLite cannot store them.
+        raise InvalidInput(f"The {field} has characters that are not valid UTF-8 text; retype it.")
     value = unicodedata.normalize("NFC", value.strip())
     if _has_control(value):
         raise InvalidInput(f"The {field} contains a line break, tab or other control character; remove it.")

@@ -120,6 +120,64 @@ def list_payments(
     search: str | None = None,
     payer: str | None = None,
 ) -> Iterator[Row]:
+    sql, params = _payments_query(
+        "*", statuses=statuses, since=since, until=until, reference=reference, limit=limit, search=search,
+        payer=payer,
+    )
+    return store.query(sql, params)
+
+
+def list_payments_json(store: Store, record_sql: str, **filters: Any) -> Iterator[bytes]:
+    """list_payments' rows as UTF-8 JSON made by SQLite (record_sql, see record_json_sql): no Python object
+    per column, nothing decoded and encoded again, so `khalti list --format jsonl` streams 100,000 records
+    in about a second."""
+    sql, params = _payments_query(f"CAST({record_sql} AS BLOB)", **filters)
+    try:
+        cursor = store.db.conn.execute(sql, params)
+        while rows := cursor.fetchmany(2000):
+            for row in rows:
+                yield row[0]
+    except sqlite3.Error as exc:
+        raise translate(exc, store.path) from None
+
+
+# Record keys whose JSON is not simply the column of the same name (see services.records.payment_record).
+_RECORD_SQL = {
+    "amount": "printf('%d.%02d', amount_paisa / 100, amount_paisa % 100)",
+    "refunded": "CASE WHEN refunded THEN json('true') ELSE json('false') END",
+    "refunded_paisa": "COALESCE(refunded_paisa, 0)",
+    "payer": "payer_ref",
+}
+_PAYMENT_COLUMNS = frozenset(
+    ("order_id", "name", "amount_paisa", "status", "khalti_status", "pidx", "payment_url", "expires_at",
+     "transaction_id", "total_amount_paisa", "fee_paisa", "customer_name", "customer_email", "customer_phone",
+     "reference", "review_reason", "failure_reason", "created_at", "updated_at", "checked_at")
+)
+
+
+def record_json_sql(keys: Sequence[str]) -> str | None:
+    """A json_object(...) expression giving payment_record's JSON for these keys, or None if one is not
+    known here (then the caller builds records in Python). tests/test_pipelines.py checks both agree."""
+    parts = []
+    for key in keys:
+        expr = _RECORD_SQL.get(key) or (key if key in _PAYMENT_COLUMNS else None)
+        if expr is None:
+            return None
+        parts.append(f"'{key}', {expr}")
+    return f"json_object({', '.join(parts)})"
+
+
+def _payments_query(
+    select: str,
+    *,
+    statuses: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    reference: str | None = None,
+    limit: int | None = None,
+    search: str | None = None,
+    payer: str | None = None,
+) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     if search:
@@ -141,14 +199,14 @@ def list_payments(
     if reference is not None:
         where.append("reference = ?")
         params.append(reference)
-    sql = "SELECT * FROM payments"
+    sql = f"SELECT {select} FROM payments"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY created_at DESC, id DESC"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return store.query(sql, params)
+    return sql, params
 
 
 def links_to_check(

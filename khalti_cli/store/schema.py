@@ -6,10 +6,13 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from khalti_cli.store.db import SCHEMA_VERSION
+
 migrations = Migrations("khalti")
 
-# Bumped with every migration; a file with a higher number was written by a newer khalti.
-SCHEMA_VERSION = 1
+# SCHEMA_VERSION (in db.py, so that opening never imports sqlite-utils) must equal the number of
+# migrations below: bump it there with every new one. tests/test_store.py checks this.
+__all__ = ["SCHEMA_VERSION", "migrations"]
 
 
 @migrations()
@@ -104,3 +107,32 @@ def m001_core(db: Database) -> None:
         strict=True,
     )
     events.create_index(["payment_id", "id"])
+
+
+@migrations()
+def m002_payers(db: Database) -> None:
+    """The register of who pays (student id, name, class or group, phone, email), and payments.payer_ref.
+
+    A payment copies the payer's details when it is made, so later changes to the register never
+    rewrite payments already made; payer_ref ties it back to the register for the payer's history.
+    """
+    payers: Any = db.table("payers")
+    payers.create(
+        {
+            "id": int,
+            "reference": str,
+            "name": str,
+            "group_name": str,
+            "phone": str,
+            "email": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"reference", "name", "created_at", "updated_at"},
+        strict=True,
+    )
+    payers.create_index(["reference"], unique=True)
+    payments: Any = db.table("payments")
+    payments.add_column("payer_ref", str)
+    payments.create_index(["payer_ref"])

@@ -1,0 +1,114 @@
+"""import: many payments from a CSV or JSON Lines file, all or nothing; optionally their links and slips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from khalti_cli.cli.options import FormatOption, check_format
+from khalti_cli.cli.state import AppState, state
+from khalti_cli.errors import ExitCode, KhaltiError, worst
+from khalti_cli.output import resolve_format, write_records
+
+SHOW_SKIPPED = 10  # at most this many "already imported" lines; then a count
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_file)
+
+
+def import_file(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="CSV (with a header row) or JSON Lines file, or - for stdin."),
+    do_initiate: bool = typer.Option(False, "--initiate", help="Also make each payment's link now."),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Import the good rows even if some are bad (the exit is still 3)."
+    ),
+    input_format: str | None = typer.Option(
+        None, "--input-format", help="csv or jsonl (default: jsonl for a .jsonl name, else csv)."
+    ),
+    slips: str | None = typer.Option(None, "--slips", help="With --initiate: write a fee slip PNG per payment here."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, max=32, help="With --initiate: links made at once."),
+    columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
+    fmt: str | None = FormatOption,
+) -> None:
+    """Record one payment per row: amount and name, optionally order_id, customer_name, customer_email,
+    customer_phone, reference, payer. Every row is checked first; one bad row and nothing is imported."""
+    from khalti_cli.cli.reading import _columns
+    from khalti_cli.services import importer
+    from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
+
+    out_fmt = resolve_format(check_format(fmt))
+    chosen = _columns(columns, RECORD_KEYS)
+    if chosen is None and out_fmt == "table":
+        chosen = [*TABLE_COLUMNS[:4], "customer_name", "payer"] + (["payment_url"] if do_initiate else [])
+    if slips and not do_initiate:
+        raise typer.BadParameter("--slips needs --initiate (a slip carries the payment link).", param_hint="--slips")
+    st = state(ctx)
+    if do_initiate:  # check the set-up before recording, so a missing key changes nothing
+        st.settings().require_urls()
+        st.settings().require_key()
+    store = st.store()
+    result = importer.import_payments(store, file, input_format_name=input_format, skip_invalid=skip_invalid)
+    _report(st, result, skip_invalid)
+    codes: set[ExitCode] = {result.exit_code}
+    if result.imported and not do_initiate:
+        write_records(importer.imported_records(store, result), out_fmt, columns=chosen, color=st.stdout_color())
+    elif do_initiate and (result.imported or (result.skipped and not (result.bad and not skip_invalid))):
+        results = importer.initiate_range(
+            store, st.settings(), st.gateway, result.first_id, result.last_id, concurrency=concurrency,
+            skipped=result.skipped,
+        )
+        made: list[dict[str, Any]] = []
+
+        def records() -> Any:
+            for r in results:
+                if r.error is not None:
+                    error: KhaltiError = r.error
+                    st.warn(f"Error: {r.order_id}: {error}")
+                    codes.add(error.exit_code)
+                    continue
+                if r.record is not None:
+                    made.append(r.record)
+                    yield r.record
+
+        write_records(records(), out_fmt, columns=chosen, color=st.stdout_color())
+        if slips and made:
+            from khalti_cli.services.slips import write_slips
+
+            for path in write_slips(made, slips, st.settings().school_name):
+                st.say(f"slip: {path}")
+    raise typer.Exit(int(worst(codes)))
+
+
+def _report(st: AppState, result: Any, skip_invalid: bool) -> None:
+    for bad in result.bad:
+        st.warn(f"{result.source}: {bad}")
+    for line, order_id in result.skipped[:SHOW_SKIPPED]:
+        st.say(f"{result.source}: line {line}: order id {order_id} is already imported with the same data; skipped.")
+    if len(result.skipped) > SHOW_SKIPPED:
+        st.say(f"{result.source}: ... and {len(result.skipped) - SHOW_SKIPPED} more rows already imported; skipped.")
+    if result.rows == 0:
+        st.say(f"{result.source}: no rows to import; nothing to do.")
+        return
+    if result.bad and not skip_invalid:
+        good = result.rows - result.bad_rows - len(result.skipped)
+        st.warn(
+            f"Error: {result.bad_rows} bad row(s) in {result.source}; nothing was imported. Fix them and import "
+            f"again" + (f", or give --skip-invalid to import the {good} good row(s)." if good > 0 else ".")
+        )
+        return
+    if not result.imported and not result.bad:
+        st.say(f"{result.source}: nothing new; all {len(result.skipped)} row(s) are already imported.")
+        return
+    parts = [f"imported {result.imported} payment(s)"]
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} already there")
+    if result.bad:
+        parts.append(f"{result.bad_rows} bad row(s) left out")
+    message = f"{result.source}: " + ", ".join(parts) + "."
+    if result.bad:
+        st.warn(message)
+    else:
+        st.say(message)

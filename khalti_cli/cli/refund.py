@@ -1,0 +1,100 @@
+"""refund: ask on a terminal, refuse without --yes elsewhere, print the record."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, cast
+
+import typer
+
+from khalti_cli.cli.options import FormatOption, check_format
+from khalti_cli.cli.state import state
+from khalti_cli.errors import ExitCode, UsageError
+from khalti_cli.money import format_rupees
+from khalti_cli.output import resolve_format, write_records
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refund")(refund)
+
+
+def refund(
+    ctx: typer.Context,
+    order_id: str = typer.Argument(..., help="The order id of a completed payment."),
+    amount: str | None = typer.Option(
+        None, "--amount", help="Refund only this much, in rupees (default: all that is left)."
+    ),
+    mobile: str | None = typer.Option(
+        None, "--mobile", help="The payer's Khalti-registered mobile number (needed for bank payments)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask; required when not on a terminal."),
+    fmt: str | None = FormatOption,
+) -> None:
+    """Refund a completed payment in full, or in part with --amount. Prints the payment record."""
+    from khalti_cli.services.refund import RefundGateway, RefundPlan
+    from khalti_cli.services.refund import refund as run
+
+    fmt = check_format(fmt)
+    st = state(ctx)
+
+    def confirm(plan: RefundPlan) -> bool:
+        if yes:
+            return True
+        if not (_isatty(sys.stdin) and _isatty(sys.stderr)):
+            raise UsageError(
+                f"Refusing to refund payment {plan.order_id} without --yes when not on a terminal. "
+                "Nothing was sent."
+            )
+        sys.stderr.write(describe(plan) + "\nSend this refund to Khalti? [y/N]: ")
+        sys.stderr.flush()
+        # Not typer.confirm: it echoes a space to stdout, which carries only data.
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):
+            sys.stderr.write("\n")
+        return answer.strip().lower() in ("y", "yes")
+
+    def gateway() -> RefundGateway:
+        return cast(RefundGateway, st.gateway())  # the KhaltiClient: initiate, lookup and refund
+
+    result = run(st.store(), st.settings(), gateway, order_id, amount=amount, mobile=mobile, confirm=confirm)
+    if result.declined:
+        st.say("Nothing was refunded.")
+        return
+    if result.earlier_applied:
+        st.say(f"An earlier refund of {result.record['order_id']} that got no answer was made after all; "
+               "nothing more was sent.")
+    elif result.went_to_review:
+        st.warn(f"Payment {result.record['order_id']} needs a person to look: {result.record['review_reason']}")
+    else:
+        st.say(f"Refunded. {result.record['order_id']} is now {result.record['status']}.")
+    write_records([result.record], resolve_format(fmt), single=True, color=st.stdout_color())
+    if result.went_to_review:
+        raise typer.Exit(int(ExitCode.REVIEW))
+
+
+def describe(plan: Any) -> str:
+    """The confirmation text: who paid, how much, what goes back."""
+    paid = format_rupees(plan.paid_paisa)
+    if plan.whole and plan.refunded_before == 0:
+        what = f"the whole {paid}"
+    elif plan.whole:
+        what = f"all that is left, {format_rupees(plan.amount_paisa)} (of {paid} paid; " \
+               f"{format_rupees(plan.refunded_before)} refunded already)"
+    else:
+        what = f"{format_rupees(plan.amount_paisa)} of {paid} paid, leaving {format_rupees(plan.remaining_after)}"
+    lines = [
+        f"Payment:  {plan.order_id}  {plan.name}",
+        f"Payer:    {plan.payer or '(no name recorded)'}",
+        f"Paid:     {paid} ({plan.status}, Khalti transaction {plan.transaction_id})",
+        f"Refund:   {what}",
+    ]
+    if plan.mobile:
+        lines.append(f"To:       Khalti mobile {plan.mobile} (bank payment)")
+    return "\n".join(lines)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,32 @@
+"""slips: printable fee slips (PNG) with the payment link as a QR code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from khalti_cli.cli.options import read_ids
+from khalti_cli.cli.state import state
+
+
+def register(app: typer.Typer) -> None:
+    app.command("slips")(slips)
+
+
+def slips(
+    ctx: typer.Context,
+    order_ids: list[str] = typer.Argument(..., help="Order ids, or - to read them from stdin."),
+    out: str = typer.Option(".", "--out", help="Folder for the PNG files (made if missing)."),
+) -> None:
+    """Write a fee slip PNG for each payment: school, payer, fee, amount, expiry in Nepal time and a QR code
+    of the payment link. Prints the path of each file. Every payment must have a live link."""
+    from khalti_cli.services.slips import font_note, slip_records, write_slips
+
+    st = state(ctx)
+    records = slip_records(st.store(), read_ids(order_ids))
+    note = font_note()
+    if note:
+        st.warn(f"Warning: {note}")
+    for path in write_slips(records, out, st.settings().school_name):
+        sys.stdout.write(f"{path}\n")

@@ -1,0 +1,139 @@
+"""The accounts office's figures for a period: payments by status, what was collected, Khalti's fees,
+refunds, links about to expire, and collections per day.
+
+The period selects payments by when they were created (as `khalti list --since/--until` does), so every
+figure is about the same payments. "Collected" is the amount of those that are completed or partially
+refunded (refunds are shown on their own line); a collection's day is the local day this tool first saw
+the payment paid. Links about to expire are as of now, whatever the period: they are what needs doing today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from khalti_cli.clock import now, parse, stamp
+from khalti_cli.money import format_paisa
+from khalti_cli.statuses import STATUSES
+from khalti_cli.store import Store
+from khalti_cli.store import queries as q
+
+COLLECTED = ("completed", "partially_refunded")
+EXPIRING_WITHIN = timedelta(hours=1)
+
+
+def this_month(moment: datetime | None = None) -> tuple[datetime, datetime]:
+    """[first day of this month, first day of next month), local midnight."""
+    local = (moment or now()).astimezone()
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following.replace(tzinfo=None).astimezone()  # the offset of that day (summer time)
+
+
+@dataclass
+class Figure:
+    count: int = 0
+    amount_paisa: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"count": self.count, "amount": format_paisa(self.amount_paisa), "amount_paisa": self.amount_paisa}
+
+
+@dataclass
+class Report:
+    since: datetime
+    until: datetime
+    generated_at: str
+    total: Figure = field(default_factory=Figure)
+    by_status: dict[str, Figure] = field(default_factory=dict)
+    collected: Figure = field(default_factory=Figure)
+    fees_paisa: int = 0
+    refunds_paisa: int = 0
+    expiring: list[dict[str, Any]] = field(default_factory=list)
+    per_day: list[tuple[date, Figure]] = field(default_factory=list)
+
+    @property
+    def expiring_figure(self) -> Figure:
+        return Figure(len(self.expiring), sum(int(p["amount_paisa"]) for p in self.expiring))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(timespec="seconds"),
+            "until": self.until.isoformat(timespec="seconds"),
+            "generated_at": self.generated_at,
+            "payments": self.total.as_json(),
+            "by_status": {s: f.as_json() for s, f in self.by_status.items()},
+            "collected": self.collected.as_json(),
+            "fees": {"amount": format_paisa(self.fees_paisa), "amount_paisa": self.fees_paisa},
+            "refunds": {"amount": format_paisa(self.refunds_paisa), "amount_paisa": self.refunds_paisa},
+            "expiring_within_hour": {**self.expiring_figure.as_json(), "payments": self.expiring},
+            "per_day": [{"day": d.isoformat(), **f.as_json()} for d, f in self.per_day],
+        }
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The same figures as flat rows (section, key, count, amount, amount_paisa) for csv/tsv."""
+
+        def row(section: str, key: str, count: int | None, paisa: int) -> dict[str, Any]:
+            return {"section": section, "key": key, "count": count, "amount": format_paisa(paisa),
+                    "amount_paisa": paisa}
+
+        for status, figure in self.by_status.items():
+            yield row("status", status, figure.count, figure.amount_paisa)
+        yield row("total", "payments", self.total.count, self.total.amount_paisa)
+        yield row("total", "collected", self.collected.count, self.collected.amount_paisa)
+        yield row("total", "fees", None, self.fees_paisa)
+        yield row("total", "refunds", None, self.refunds_paisa)
+        expiring = self.expiring_figure
+        yield row("total", "expiring_within_hour", expiring.count, expiring.amount_paisa)
+        for day, figure in self.per_day:
+            yield row("day", day.isoformat(), figure.count, figure.amount_paisa)
+
+
+def build_report(
+    store: Store, since: datetime | None = None, until: datetime | None = None, *, at: datetime | None = None
+) -> Report:
+    moment = at or now()
+    default_since, default_until = this_month(moment)
+    start, end = since or default_since, until or default_until
+    report = Report(since=start.astimezone(), until=end.astimezone(), generated_at=stamp(moment))
+    report.by_status = {s: Figure() for s in STATUSES}
+    for r in q.status_totals(store, since=stamp(start), until=stamp(end)):
+        figure = Figure(int(r["count"]), int(r["amount_paisa"] or 0))
+        report.by_status[r["status"]] = figure
+        report.total.count += figure.count
+        report.total.amount_paisa += figure.amount_paisa
+        report.fees_paisa += int(r["fee_paisa"] or 0)
+        report.refunds_paisa += int(r["refunded_paisa"] or 0)
+        if r["status"] in COLLECTED:
+            report.collected.count += figure.count
+            report.collected.amount_paisa += figure.amount_paisa
+    report.per_day = _per_day(store, start, end, moment)
+    horizon = moment + EXPIRING_WITHIN
+    for p in q.open_payments(store):
+        expires = parse(p["expires_at"])
+        if moment < expires <= horizon:
+            report.expiring.append(
+                {"order_id": p["order_id"], "name": p["name"], "customer_name": p["customer_name"],
+                 "payer": p["payer_ref"], "amount": format_paisa(p["amount_paisa"]),
+                 "amount_paisa": p["amount_paisa"], "expires_at": p["expires_at"]}
+            )
+    report.expiring.sort(key=lambda p: parse(p["expires_at"]))
+    return report
+
+
+def _per_day(store: Store, start: datetime, end: datetime, moment: datetime) -> list[tuple[date, Figure]]:
+    days: dict[date, Figure] = {}
+    first = start.astimezone().date()
+    last = min(end - timedelta(microseconds=1), moment).astimezone().date()
+    day = first
+    while day <= last:
+        days[day] = Figure()
+        day += timedelta(days=1)
+    for r in q.paid_moments(store, COLLECTED, since=stamp(start), until=stamp(end)):
+        paid = parse(r["paid_at"]).astimezone().date()
+        figure = days.setdefault(paid, Figure())
+        figure.count += 1
+        figure.amount_paisa += int(r["amount_paisa"])
+    return sorted(days.items())

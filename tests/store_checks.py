@@ -1,0 +1,149 @@
+"""Helpers for the reliability tests: whole-row snapshots of the database, its invariants, and the
+check that the secret key appears nowhere. Read with plain sqlite3, never through the package's store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from conftest import TEST_KEY, Cli, control
+
+from khalti_cli.sandbox import SandboxServer
+from khalti_cli.services.apply import decide_for
+
+Rows = dict[str, dict[str, Any]]
+
+
+def connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(db), timeout=30)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def snapshot(db: Path) -> dict[str, Rows]:
+    """Every payment (by order id) and every link (by id), whole rows."""
+    with connect(db) as conn:
+        payments = {r["order_id"]: dict(r) for r in conn.execute("SELECT * FROM payments ORDER BY id")}
+        links = {str(r["id"]): dict(r) for r in conn.execute("SELECT * FROM links ORDER BY id")}
+    conn.close()
+    return {"payments": payments, "links": links}
+
+
+VOLATILE = ("updated_at", "checked_at")
+
+
+def stable(snap: dict[str, Rows]) -> dict[str, Rows]:
+    """A snapshot without the times a lookup refreshes (updated_at, checked_at)."""
+    return {
+        table: {key: {k: v for k, v in row.items() if k not in VOLATILE} for key, row in rows.items()}
+        for table, rows in snap.items()
+    }
+
+
+def events(db: Path, order_id: str | None = None) -> list[dict[str, Any]]:
+    conn = connect(db)
+    sql = "SELECT events.*, payments.order_id FROM events JOIN payments ON payments.id = events.payment_id"
+    params: list[Any] = []
+    if order_id is not None:
+        sql += " WHERE payments.order_id = ?"
+        params.append(order_id)
+    rows = [dict(r) for r in conn.execute(sql + " ORDER BY events.id", params)]
+    conn.close()
+    return rows
+
+
+def changed_keys(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+
+
+def check_invariants(db: Path) -> None:
+    """The database is sound, and no status change is half-written:
+
+    - PRAGMA integrity_check and foreign_key_check pass;
+    - every payment's status is what its links decide (the rule lookups apply);
+    - every payment's history of status events is one unbroken chain ending in its current status;
+    - no link is left 'sending' with a pidx, and every link with a pidx is open or final.
+    """
+    conn = connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        for payment in (dict(r) for r in conn.execute("SELECT * FROM payments")):
+            links = [dict(r) for r in conn.execute("SELECT * FROM links WHERE payment_id = ? ORDER BY id",
+                                                   [payment["id"]])]
+            for link in links:
+                assert link["state"] in ("sending", "open", "final", "unknown", "void"), link
+                if link["pidx"] is not None:
+                    assert link["state"] in ("open", "final"), link
+            if any(link["pidx"] for link in links):
+                decided, _, _ = decide_for(payment, links)
+                assert decided == payment["status"], (payment["order_id"], decided, payment["status"])
+            chain = [dict(r) for r in conn.execute(
+                "SELECT * FROM events WHERE payment_id = ? AND to_status IS NOT NULL ORDER BY id", [payment["id"]]
+            )]
+            assert chain, payment["order_id"]
+            assert chain[0]["kind"] == "created" and chain[0]["to_status"] == "created"
+            for previous, event in zip(chain, chain[1:], strict=False):
+                assert event["from_status"] == previous["to_status"], (payment["order_id"], previous, event)
+            assert chain[-1]["to_status"] == payment["status"], (payment["order_id"], chain[-1], payment)
+    finally:
+        conn.close()
+
+
+def assert_no_key(*texts: str, files: tuple[Path, ...] = ()) -> None:
+    """The secret key appears in no output and no file (database, its WAL, exports, logs)."""
+    for text in texts:
+        assert TEST_KEY not in text
+    needle = TEST_KEY.encode()
+    for path in files:
+        candidates = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")]
+        for candidate in candidates:
+            if candidate.exists():
+                assert needle not in candidate.read_bytes(), candidate
+
+
+def db_files(db: Path) -> tuple[Path, ...]:
+    return tuple(p for p in db.parent.iterdir() if p.name.startswith(db.name))
+
+
+def pidx_of(db: Path, order_id: str) -> str:
+    with connect(db) as conn:
+        row = conn.execute("SELECT pidx FROM payments WHERE order_id = ?", [order_id]).fetchone()
+    conn.close()
+    assert row is not None and row[0], order_id
+    return str(row[0])
+
+
+def completed_payment(cli: Cli, server: SandboxServer, order_id: str, amount: str = "1500") -> str:
+    """Create, initiate, pay (in the sandbox) and look up one payment; returns its pidx."""
+    assert cli("create", "--amount", amount, "--name", "Tuition", "--order-id", order_id,
+               "--customer-name", "Sita Sharma").exit_code == 0
+    started = cli("initiate", order_id)
+    assert started.exit_code == 0, started.stderr
+    pidx = started.stdout.strip().split("pidx=")[1]
+    control(server, pidx, "complete")
+    looked = cli("lookup", order_id)
+    assert looked.stdout == f"{order_id}\tcompleted\n", looked.stderr
+    return pidx
+
+
+def sandbox_payment(server: SandboxServer, pidx: str) -> dict[str, Any]:
+    payment = server.state.get(pidx)
+    assert payment is not None
+    return payment
+
+
+def backdate(db: Path, sql: str, params: list[Any]) -> None:
+    """Move times back, as if the clock had run on (e.g. past a grace period)."""
+    conn = sqlite3.connect(str(db), timeout=30)
+    with conn:
+        conn.execute(sql, params)
+    conn.close()
+
+
+def lookup_body(payment: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    body = {k: payment[k] for k in ("pidx", "total_amount", "status", "transaction_id", "fee", "refunded")}
+    body.update(extra)
+    return json.loads(json.dumps(body))

@@ -1,0 +1,316 @@
+"""SIGKILL at seeded random moments of `khalti import --initiate`, `khalti initiate` and `khalti reconcile`
+(the installed program, as a subprocess, against a sandbox with latency). After every kill: the database
+passes PRAGMA integrity_check, no status change is half-written (check_invariants), every payment URL the
+killed run printed is stored, and the next run converges to the sandbox's truth.
+
+    .venv/bin/python -m pytest -q tests/test_crash.py
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TEST_KEY, Cli, control, khalti_exe
+from store_checks import assert_no_key, backdate, check_invariants, db_files, snapshot
+
+from khalti_cli.sandbox import SandboxServer, start_sandbox
+
+pytestmark = pytest.mark.slow
+
+TRIALS = 20
+SEED = 20261127
+PARALLEL = 3  # trials killed at once (each has its own database)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    sandbox = start_sandbox(key=TEST_KEY, latency_ms=15)
+    try:
+        yield sandbox
+    finally:
+        sandbox.shutdown()
+
+
+def env_for(server: SandboxServer, db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KHALTI_")}
+    env.update(
+        KHALTI_BASE_URL=server.url, KHALTI_SECRET_KEY=TEST_KEY, KHALTI_WEBSITE_URL="https://school.example.edu.np",
+        KHALTI_DB=str(db), KHALTI_TIMEOUT="5",
+    )
+    return env
+
+
+@dataclass
+class Killed:
+    trial: int
+    db: Path
+    delay: float
+    killed: bool  # False: the run finished before its kill time
+    code: int | None
+    stdout: str
+    stderr: str
+    progress: float = 0.0  # share of the work stored when it was killed (set by each test)
+
+
+def count(db: Path, sql: str) -> int:
+    """A read of the database of a running program (WAL: never blocks it); 0 while it does not exist yet."""
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(conn.execute(sql).fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def run_and_kill(
+    trial: int, db: Path, args: list[str], env: dict[str, str], stdin: str, started: str, delay: float
+) -> Killed:
+    """Start the program; `delay` seconds after its work has begun (the SQL `started` counts more than 0),
+    SIGKILL it."""
+    proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, text=True)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and count(db, started) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        code: int | None = proc.wait(timeout=delay)
+        killed = False
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        code, killed = None, True
+    return Killed(trial, db, delay, killed, code, proc.stdout.read(), proc.stderr.read())
+
+
+def kill_trials(
+    make: Callable[[int], tuple[Path, list[str], dict[str, str], str]], started: str, window: float
+) -> list[Killed]:
+    rng = random.Random(SEED)
+    delays = [rng.uniform(0, window) for _ in range(TRIALS)]
+
+    def one(trial: int) -> Killed:
+        db, args, env, stdin = make(trial)
+        return run_and_kill(trial, db, args, env, stdin, started, delays[trial])
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        return list(pool.map(one, range(TRIALS)))
+
+
+def in_process(cli: Cli, db: Path, server: SandboxServer, *args: str, stdin: str | None = None) -> Any:
+    return cli(*args, input=stdin, env=env_for(server, db))
+
+
+def template(tmp: Path, name: str) -> Path:
+    """A database checkpointed into its main file, so a plain copy is the whole database."""
+    db = tmp / name
+    conn = sqlite3.connect(str(db))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return db
+
+
+def copy_db(source: Path, target: Path, prefix: str | None = None) -> None:
+    shutil.copyfile(source, target)
+    os.chmod(target, 0o600)
+    if prefix:  # order ids unique per trial, so the sandbox's payments can be told apart
+        backdate(target, "UPDATE payments SET order_id = ? || order_id", [prefix])
+
+
+def has_tables(db: Path) -> bool:
+    """False for a database the killed run created but had not set up yet (an empty file)."""
+    if not db.exists():
+        return False
+    conn = sqlite3.connect(str(db))
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    assert names == set() or {"payments", "links", "events"} <= names, names
+    return bool(names)
+
+
+def after_kill(k: Killed) -> None:
+    """What must hold right after any kill."""
+    if not has_tables(k.db):
+        return
+    check_invariants(k.db)
+    assert "Traceback" not in k.stderr
+    assert_no_key(k.stdout, k.stderr, files=db_files(k.db))
+    stored = {link["payment_url"] for link in snapshot(k.db)["links"].values() if link["state"] == "open"}
+    printed = set(re.findall(r"http://\S+?pidx=\w+", k.stdout))
+    assert printed <= stored  # a URL someone may have been given is never lost
+
+
+def end_grace(db: Path) -> None:
+    """As if the grace period for initiates that got no answer had passed."""
+    backdate(db, "UPDATE links SET created_at = '2000-01-01T00:00:00.000+00:00' "
+                 "WHERE state IN ('sending', 'unknown')", [])
+
+
+def sandbox_pidx(server: SandboxServer, order_ids: set[str]) -> set[str]:
+    return {p["pidx"] for p in server.state.all() if p["purchase_order_id"] in order_ids}
+
+
+def converged_links(db: Path, server: SandboxServer, order_ids: set[str], in_flight: int) -> None:
+    """Every payment has one open link that Khalti knows as Initiated; at most `in_flight` links were made at
+    Khalti whose answer the killed run never stored (nobody saw their URL)."""
+    snap = snapshot(db)
+    assert set(snap["payments"]) == order_ids
+    assert {p["status"] for p in snap["payments"].values()} == {"initiated"}
+    stored = {link["pidx"] for link in snap["links"].values() if link["pidx"]}
+    known = sandbox_pidx(server, order_ids)
+    assert stored <= known
+    assert len(known - stored) <= in_flight
+    for link in snap["links"].values():
+        assert link["state"] in ("open", "void")
+    open_links = [link for link in snap["links"].values() if link["state"] == "open"]
+    assert len(open_links) == len(order_ids)
+    for link in open_links:
+        payment = server.state.get(link["pidx"])
+        assert payment is not None and payment["status"] == "Initiated"
+
+
+def summary(kind: str, trials: list[Killed]) -> None:
+    killed = [k for k in trials if k.killed]
+    middle = sum(0 < k.progress < 1 for k in killed)
+    print(f"\n{kind}: {len(trials)} trials: {middle} killed part-way through the work, "
+          f"{sum(k.progress == 0 for k in killed)} before any of it was stored, "
+          f"{sum(k.progress == 1 for k in killed)} after all of it was, {len(trials) - len(killed)} finished")
+    assert middle >= TRIALS // 4, [(k.delay, k.code, k.progress) for k in trials]
+
+
+# --- khalti initiate of many ids ------------------------------------------------------------------------
+
+
+def test_kill_initiate(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
+    n = 12
+    base = tmp_path / "base.db"
+    rows = "amount,name,order_id\n" + "".join(f"{1000 + i},Tuition {i},I-{i:02d}\n" for i in range(n))
+    assert in_process(cli, base, server, "import", "-", stdin=rows).exit_code == 0
+    base = template(tmp_path, "base.db")
+
+    def make(trial: int) -> tuple[Path, list[str], dict[str, str], str]:
+        db = tmp_path / f"initiate-{trial}.db"
+        copy_db(base, db, prefix=f"T{trial}-")
+        ids = "".join(f"T{trial}-I-{i:02d}\n" for i in range(n))
+        return db, ["initiate", "-"], env_for(server, db), ids
+
+    # The kill lands 0-0.4 s after the first link row is written (12 initiates take ~0.4 s).
+    trials = kill_trials(make, "SELECT count(*) FROM links", 0.4)
+    for k in trials:
+        after_kill(k)
+        ids = {f"T{k.trial}-I-{i:02d}" for i in range(n)}
+        k.progress = sum(p["status"] == "initiated" for p in snapshot(k.db)["payments"].values()) / n
+        end_grace(k.db)
+        assert in_process(cli, k.db, server, "reconcile").exit_code == 0
+        left = [oid for oid, p in snapshot(k.db)["payments"].items() if p["status"] == "created"]
+        if left:
+            again = in_process(cli, k.db, server, "initiate", *left)
+            assert again.exit_code == 0, again.stderr
+        converged_links(k.db, server, ids, in_flight=1)
+        check_invariants(k.db)
+    summary("initiate", trials)
+
+
+# --- khalti import --initiate -----------------------------------------------------------------------------
+
+
+def test_kill_import(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
+    n = 12
+
+    def make(trial: int) -> tuple[Path, list[str], dict[str, str], str]:
+        db = tmp_path / f"import-{trial}.db"
+        rows = "amount,name,order_id,customer_name\n" + "".join(
+            f"{1000 + i},Tuition {i},M{trial}-{i:02d},\"Sharma, Sita {i}\"\n" for i in range(n)
+        )
+        (tmp_path / f"fees-{trial}.csv").write_text(rows)
+        return db, ["import", str(tmp_path / f"fees-{trial}.csv"), "--initiate", "--concurrency", "3"], \
+            env_for(server, db), ""
+
+    # 0-0.25 s after the file's rows are stored, while their links are being made.
+    trials = kill_trials(make, "SELECT count(*) FROM payments", 0.25)
+    for k in trials:
+        ids = {f"M{k.trial}-{i:02d}" for i in range(n)}
+        after_kill(k)
+        if has_tables(k.db):
+            stored = set(snapshot(k.db)["payments"])
+            assert stored in (set(), ids)  # all rows or none: never some
+            made = sum(p["status"] == "initiated" for p in snapshot(k.db)["payments"].values())
+            k.progress = (len(stored) + made) / (2 * n)
+            end_grace(k.db)
+            assert in_process(cli, k.db, server, "reconcile").exit_code == 0
+        # The same command again makes what is missing.
+        again = in_process(cli, k.db, server, "import", str(tmp_path / f"fees-{k.trial}.csv"), "--initiate")
+        assert again.exit_code == 0, again.stderr
+        converged_links(k.db, server, ids, in_flight=3)
+        check_invariants(k.db)
+    summary("import", trials)
+
+
+# --- khalti reconcile -------------------------------------------------------------------------------------
+
+TRUTH = ("completed", "canceled", "pending", "review", "initiated")
+
+
+def test_kill_reconcile(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
+    n = 40
+    base = tmp_path / "rbase.db"
+    rows = "amount,name,order_id\n" + "".join(f"1000,Tuition {i},R-{i:02d}\n" for i in range(n))
+    assert in_process(cli, base, server, "import", "-", "--initiate", stdin=rows).exit_code == 0
+    expected: dict[str, str] = {}
+    for order_id, payment in snapshot(base)["payments"].items():
+        i = int(order_id.split("-")[1])
+        want = TRUTH[i % len(TRUTH)]
+        pidx = payment["pidx"]
+        if want == "completed":
+            control(server, pidx, "complete")
+        elif want == "canceled":
+            control(server, pidx, "cancel")
+        elif want == "pending":
+            control(server, pidx, "pending")
+        elif want == "review":
+            control(server, pidx, "complete", {"total_amount": 900})
+        expected[order_id] = want
+    base = template(tmp_path, "rbase.db")
+
+    def make(trial: int) -> tuple[Path, list[str], dict[str, str], str]:
+        db = tmp_path / f"reconcile-{trial}.db"
+        copy_db(base, db)
+        return db, ["reconcile", "--concurrency", "2"], env_for(server, db), ""
+
+    # 0-0.35 s after the first answers are stored (40 lookups, two at a time, take ~0.4 s).
+    trials = kill_trials(make, "SELECT count(*) FROM events WHERE kind = 'lookup'", 0.35)
+    for k in trials:
+        after_kill(k)
+        statuses = {oid: p["status"] for oid, p in snapshot(k.db)["payments"].items()}
+        to_change = [oid for oid, want in expected.items() if want != "initiated"]
+        k.progress = sum(statuses[oid] != "initiated" for oid in to_change) / len(to_change)
+        # Each payment is either as it was or already at the truth: nothing in between, nothing else.
+        assert all(statuses[oid] in ("initiated", want) for oid, want in expected.items())
+        rerun = in_process(cli, k.db, server, "reconcile")
+        assert rerun.exit_code in (0, 5), rerun.stderr
+        assert {oid: p["status"] for oid, p in snapshot(k.db)["payments"].items()} == expected
+        settled = in_process(cli, k.db, server, "reconcile", "--format", "json")
+        assert settled.exit_code == 0 and settled.json()["changed"] == 0
+        check_invariants(k.db)
+    summary("reconcile", trials)

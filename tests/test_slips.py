@@ -1,0 +1,99 @@
+"""Fee slips: a PNG per payment whose QR code decodes back to the payment URL, with Nepali text drawn in a
+Devanagari font; refused for a payment without a live link; ids from stdin; written by import --slips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from conftest import Cli
+from PIL import Image, ImageChops
+
+from khalti_cli.sandbox import SandboxServer
+from khalti_cli.services import slips
+
+
+@pytest.fixture
+def school(monkeypatch: pytest.MonkeyPatch) -> str:
+    name = "श्री सरस्वती माध्यमिक विद्यालय"
+    monkeypatch.setenv("KHALTI_SCHOOL_NAME", name)
+    return name
+
+
+def decode_qr(path: Path) -> list[str]:
+    with Image.open(path) as image:
+        return [result.text for result in zxingcpp.read_barcodes(image.convert("L"))]
+
+
+def test_slip_qr_decodes_to_the_payment_url(cli: Cli, configured: SandboxServer, isolated: Path, school: str) -> None:
+    assert cli("payers", "add", "S-101", "--name", "सीता शर्मा", "--class", "Grade 5").exit_code == 0
+    made = cli("create", "--amount", "1,500.50", "--name", "मंसिर शिक्षण शुल्क", "--payer", "S-101",
+               "--order-id", "SL/1#a", "--initiate")
+    assert made.exit_code == 0, made.stderr
+    url = made.stdout.strip()
+    run = cli("slips", "SL/1#a", "--out", "slips")
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == ""  # the Devanagari font is installed: no warning
+    path = Path(run.stdout.strip())
+    assert path == Path("slips") / "SL_1_a.png"
+    with Image.open(isolated / path) as image:
+        assert image.format == "PNG" and image.size == (slips.WIDTH, slips.HEIGHT)
+        assert image.info.get("dpi", (0, 0))[0] == pytest.approx(300, abs=1)
+    assert decode_qr(isolated / path) == [url]
+
+
+def test_devanagari_is_drawn_with_real_glyphs() -> None:
+    """The font has Devanagari (no empty boxes) and shaping joins the conjuncts."""
+    assert slips.font_file() is not None, "pip install fontpkg-noto-sans-devanagari"
+    assert slips.font_note() is None
+    font = slips._font(48)
+    tofu = font.getmask("\U000e0fff").getbbox()  # an unassigned code point: the font's empty box, if any
+    for text in ("सीता", "श्री", "क्ष"):
+        mask = font.getmask(text)
+        assert mask.getbbox() is not None and mask.getbbox() != tofu, text
+    # Raqm shapes क + ् + ष into one conjunct: narrower than the three drawn side by side.
+    assert font.getlength("क्ष") < font.getlength("क") + font.getlength("ष")
+
+
+def test_slip_shows_the_details(configured: SandboxServer) -> None:
+    """Rendered twice with a different payer name: the pictures differ where the name is drawn."""
+    record = {
+        "order_id": "X-1", "name": "Tuition", "amount_paisa": 150050, "customer_name": "सीता शर्मा",
+        "payer": "S-1", "reference": "S-1", "payment_url": configured.url + "/?pidx=abc",
+        "expires_at": "2026-11-27T06:45:00.000+00:00", "status": "initiated",
+    }
+    one = slips.render_slip(record, "School")
+    other = slips.render_slip({**record, "customer_name": "राम थापा"}, "School")
+    diff = ImageChops.difference(one, other).getbbox()
+    assert diff is not None and diff[1] < slips.HEIGHT // 3  # only the payer line, near the top
+    assert slips.nepal_time(record["expires_at"]) == "2026-11-27 12:30 (Nepal time, +05:45)"
+
+
+def test_no_slip_without_a_live_link(cli: Cli, configured: SandboxServer, isolated: Path) -> None:
+    assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "L-1").exit_code == 0
+    assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "L-2", "--initiate").exit_code == 0
+    run = cli("slips", "L-2", "L-1", "--out", "out")
+    assert run.exit_code == 3
+    assert "Payment L-1 has no live payment link (it is created)" in run.stderr
+    assert "khalti initiate L-1" in run.stderr
+    assert not (isolated / "out").exists()  # checked before any slip was drawn
+    assert cli("slips", "NOPE", "--out", "out").exit_code == 3
+
+
+def test_slips_read_ids_from_stdin_and_import_writes_them(
+    cli: Cli, configured: SandboxServer, isolated: Path, school: str
+) -> None:
+    (isolated / "fees.csv").write_text(
+        "order_id,amount,name,customer_name\nQ-1,1500,Tuition,सीता\nQ-2,2000,Bus,Ram\n", encoding="utf-8"
+    )
+    run = cli("import", "fees.csv", "--initiate", "--slips", "from-import", "--format", "jsonl")
+    assert run.exit_code == 0, run.stderr
+    urls = {r["order_id"]: r["payment_url"] for r in run.jsonl()}
+    assert "slip: from-import/Q-1.png" in run.stderr
+    for oid, url in urls.items():
+        assert decode_qr(isolated / "from-import" / f"{oid}.png") == [url]
+    piped = cli("slips", "-", "--out", "again", input="Q-2\n\nQ-1\n")
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout.split() == ["again/Q-2.png", "again/Q-1.png"]
+    assert cli("import", "fees.csv", "--slips", "x").exit_code == 2  # --slips needs --initiate
