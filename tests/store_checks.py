@@ -3,6 +3,7 @@ check that the secret key appears nowhere. Read with plain sqlite3, never throug
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -85,7 +86,7 @@ def check_invariants(db: Path) -> None:
             )]
             assert chain, payment["order_id"]
             assert chain[0]["kind"] == "created" and chain[0]["to_status"] == "created"
-            for previous, event in zip(chain, chain[1:], strict=False):
+            for previous, event in itertools.pairwise(chain):
                 assert event["from_status"] == previous["to_status"], (payment["order_id"], previous, event)
             assert chain[-1]["to_status"] == payment["status"], (payment["order_id"], chain[-1], payment)
     finally:

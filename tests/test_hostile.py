@@ -250,7 +250,7 @@ TEMPLATES = [
 ]
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=300)
 @given(template=st.sampled_from(TEMPLATES), value=hostile)
 def test_any_argument_is_handled(cli: Cli, configured: SandboxServer, template: list[str], value: str) -> None:
     tried("command arguments")

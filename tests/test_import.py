@@ -262,3 +262,16 @@ def test_initiate_output_as_table_columns(cli: Cli, configured: SandboxServer, i
     assert [line.split(",")[0] for line in lines[1:]] == ["F-1", "F-2", "F-3"]
     assert all("pidx=" in line for line in lines[1:])
     assert json.loads(cli("show", "F-1", "--format", "json").stdout)["status"] == "initiated"
+
+
+def test_jsonl_output_is_the_same_records_as_json(cli: Cli, isolated: Path) -> None:
+    """Imported records in JSON Lines are made by SQLite (fast); they say exactly what list's records say."""
+    text = GOOD + 'F-4,"2,00,000.05","Back\\slash ""q"" fee",सीता,,+9779800000001,S-4\n'
+    run = cli("import", write(isolated / "fees.csv", text), "--format", "jsonl")
+    assert run.exit_code == 0, run.stderr
+    listed = cli("list", "--format", "json").json()
+    assert run.jsonl() == listed[::-1]  # list is newest first; import prints in file order
+    assert run.jsonl()[3]["amount"] == "200000.05" and run.jsonl()[3]["name"] == 'Back\\slash "q" fee'
+    chosen = cli("import", write(isolated / "more.csv", "amount,name\n10,Ink\n"), "--format", "jsonl",
+                 "--columns", "name,amount,refunded,payer")
+    assert chosen.jsonl() == [{"name": "Ink", "amount": "10.00", "refunded": False, "payer": None}]

@@ -201,10 +201,11 @@ def test_timeout_after_sending_is_looked_up_not_resent(
 
 
 def test_unanswered_refund_that_was_not_made(
-    cli: Cli, configured: SandboxServer, isolated: Path
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """503 after sending: unknown until the grace period is over; then a lookup shows it was not made and
     the re-run sends it once."""
+    monkeypatch.setenv("KHALTI_TIMEOUT", "0.3")  # the checks that follow pause 0.3 s and 0.6 s
     db = isolated / "khalti.db"
     pidx = completed_payment(cli, configured, "R-10")
     before = snapshot(db)

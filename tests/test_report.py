@@ -128,3 +128,15 @@ def test_report_defaults_to_this_month(cli: Cli, configured: SandboxServer, nepa
     assert report["collected"]["amount"] == "1234.50" and report["payments"]["count"] == 1
     assert report["per_day"][-1]["amount"] == "1234.50"  # today
     assert cli("report", "--since", "yesterday").exit_code == 2
+
+
+def test_report_period_edges(cli: Cli, march: Path) -> None:
+    """Only --until: the month it ends in. Only --since: up to the end of this month. Backwards: refused."""
+    only_until = cli("report", "--until", "2026-03-31", "--format", "json").json()
+    assert only_until["since"] == "2026-03-01T00:00:00+05:45" and only_until["payments"]["count"] == 7
+    feb = cli("report", "--since", "2026-02-01", "--until", "2026-02-28", "--format", "json").json()
+    assert (feb["payments"]["count"], feb["collected"]["amount"], feb["fees"]["amount"]) == (1, "900.00", "27.00")
+    since = cli("report", "--since", "2026-02-01", "--format", "json").json()
+    assert since["payments"]["count"] == 8  # A-H: everything made in this test
+    backwards = cli("report", "--since", "2026-03-10", "--until", "2026-03-01")
+    assert backwards.exit_code == 3 and "--until is before --since" in backwards.stderr

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def backup(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="Where to write the copy (a new file; mode 0600)."),
+    file: str = typer.Argument(..., metavar="FILE", help="Where to write the copy (a new file; mode 0600)."),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
 ) -> None:
     """Copy the database to FILE, consistently, even while reconcile or other commands run. Prints FILE."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import typer
@@ -12,6 +13,7 @@ from khalti_cli.errors import ExitCode, KhaltiError, worst
 from khalti_cli.output import resolve_format, write_records
 
 SHOW_SKIPPED = 10  # at most this many "already imported" lines; then a count
+TABLE_LIMIT = 1000  # a terminal table of more rows helps nobody (and takes rich minutes)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def import_file(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="CSV (with a header row) or JSON Lines file, or - for stdin."),
+    file: str = typer.Argument(..., metavar="FILE", help="CSV (with a header row) or JSON Lines file, or - for stdin."),
     do_initiate: bool = typer.Option(False, "--initiate", help="Also make each payment's link now."),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Import the good rows even if some are bad (the exit is still 3)."
@@ -35,7 +37,7 @@ def import_file(
 ) -> None:
     """Record one payment per row: amount and name, optionally order_id, customer_name, customer_email,
     customer_phone, reference, payer. Every row is checked first; one bad row and nothing is imported."""
-    from khalti_cli.cli.reading import _columns
+    from khalti_cli.cli.reading import _columns, _write_lines
     from khalti_cli.services import importer
     from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
 
@@ -53,8 +55,15 @@ def import_file(
     result = importer.import_payments(store, file, input_format_name=input_format, skip_invalid=skip_invalid)
     _report(st, result, skip_invalid)
     codes: set[ExitCode] = {result.exit_code}
-    if result.imported and not do_initiate:
-        write_records(importer.imported_records(store, result), out_fmt, columns=chosen, color=st.stdout_color())
+    lines = importer.imported_json_lines(store, result, chosen or RECORD_KEYS) if out_fmt == "jsonl" else None
+    if result.imported and not do_initiate and lines is not None:
+        _write_lines(lines)  # JSON made by SQLite: 100,000 records in a fraction of a second
+    elif result.imported and not do_initiate:
+        records: Any = importer.imported_records(store, result)
+        if out_fmt == "table" and result.imported > TABLE_LIMIT:
+            records = itertools.islice(records, TABLE_LIMIT)
+            st.say(f"(the first {TABLE_LIMIT} of {result.imported}; --format tsv, csv or jsonl gives them all)")
+        write_records(records, out_fmt, columns=chosen, color=st.stdout_color())
     elif do_initiate and (result.imported or (result.skipped and not (result.bad and not skip_invalid))):
         results = importer.initiate_range(
             store, st.settings(), st.gateway, result.first_id, result.last_id, concurrency=concurrency,
@@ -62,7 +71,7 @@ def import_file(
         )
         made: list[dict[str, Any]] = []
 
-        def records() -> Any:
+        def initiated() -> Any:
             for r in results:
                 if r.error is not None:
                     error: KhaltiError = r.error
@@ -73,7 +82,7 @@ def import_file(
                     made.append(r.record)
                     yield r.record
 
-        write_records(records(), out_fmt, columns=chosen, color=st.stdout_color())
+        write_records(initiated(), out_fmt, columns=chosen, color=st.stdout_color())
         if slips and made:
             from khalti_cli.services.slips import write_slips
 

@@ -51,7 +51,10 @@ def parse_duration(value: str | None, option: str) -> int | None:
     m = _DURATION.match(value.strip().lower())
     if not m:
         raise typer.BadParameter(f"{value!r} is not a duration like 30s, 10m or 2h.", param_hint=option)
-    return int(m.group(1)) * _UNITS[m.group(2) or "s"]
+    seconds = int(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if seconds > 100 * 365 * 86400:  # a date that far back or ahead does not exist (and overflows)
+        raise typer.BadParameter(f"{value!r} is longer than 100 years.", param_hint=option)
+    return seconds
 
 
 def parse_date(value: str | None, option: str, *, end: bool = False) -> str | None:

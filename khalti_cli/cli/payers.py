@@ -73,7 +73,7 @@ def _save(ctx: typer.Context, fields: dict[str, Any], fmt: str | None, *, must_e
 @payers_app.command("import")
 def import_payers(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="CSV (header row) or JSON Lines file, or - for stdin."),
+    file: str = typer.Argument(..., metavar="FILE", help="CSV (header row) or JSON Lines file, or - for stdin."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Store the good rows even if some are bad."),
     input_format: str | None = typer.Option(None, "--input-format", help="csv or jsonl."),
 ) -> None:

@@ -33,7 +33,6 @@ def list_payments(
     fmt: str | None = FormatOption,
 ) -> None:
     """List payments, newest first."""
-    from khalti_cli.services.payments import list_records
     from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
     from khalti_cli.statuses import STATUSES
 
@@ -48,18 +47,22 @@ def list_payments(
     elif chosen is None and fmt in ("tsv", "csv"):
         chosen = list(RECORD_KEYS)  # the header line is printed even when nothing matches
     st = state(ctx)
-    filters: dict[str, Any] = {
-        "statuses": status, "since": parse_date(since, "--since"), "until": parse_date(until, "--until", end=True),
-        "reference": reference, "limit": limit, "search": search, "payer": payer,
-    }
-    if fmt == "jsonl":  # JSON made by SQLite, written in big chunks: 100,000 records in under a second
-        from khalti_cli.services.payments import list_json_lines
+    from khalti_cli.services.listing import PaymentFilter
 
-        lines = list_json_lines(st.store(), chosen or RECORD_KEYS, **filters)
+    flt = PaymentFilter(
+        statuses=status, since=parse_date(since, "--since"), until=parse_date(until, "--until", end=True),
+        reference=reference, search=search, payer=payer, limit=limit,
+    )
+    if fmt == "jsonl":  # JSON made by SQLite, written in big chunks: 100,000 records in under a second
+        from khalti_cli.services.listing import list_json_lines
+
+        lines = list_json_lines(st.store(), chosen or RECORD_KEYS, flt)
         if lines is not None:
             _write_lines(lines)
             return
-    rows = list_records(st.store(), **filters)
+    from khalti_cli.services.payments import list_records
+
+    rows = list_records(st.store(), flt)
     write_records(rows, fmt, columns=chosen, color=st.stdout_color())
     if payer is not None and fmt == "table":  # a payer's history: the totals under the table
         from khalti_cli.money import format_rupees

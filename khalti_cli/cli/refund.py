@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -12,6 +12,9 @@ from khalti_cli.cli.state import state
 from khalti_cli.errors import ExitCode, UsageError
 from khalti_cli.money import format_rupees
 from khalti_cli.output import resolve_format, write_records
+
+if TYPE_CHECKING:
+    from khalti_cli.services.refund import RefundPlan
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +34,7 @@ def refund(
     fmt: str | None = FormatOption,
 ) -> None:
     """Refund a completed payment in full, or in part with --amount. Prints the payment record."""
-    from khalti_cli.services.refund import RefundGateway, RefundPlan
+    from khalti_cli.services.refund import RefundGateway
     from khalti_cli.services.refund import refund as run
 
     fmt = check_format(fmt)
@@ -72,7 +75,7 @@ def refund(
         raise typer.Exit(int(ExitCode.REVIEW))
 
 
-def describe(plan: Any) -> str:
+def describe(plan: RefundPlan) -> str:
     """The confirmation text: who paid, how much, what goes back."""
     paid = format_rupees(plan.paid_paisa)
     if plan.whole and plan.refunded_before == 0:

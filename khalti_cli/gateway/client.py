@@ -82,7 +82,16 @@ def _lower_headers(response: httpx.Response) -> dict[str, str]:
     return {k.lower(): v for k, v in response.headers.items()}
 
 
-class KhaltiClient:
+class _Client:
+    """What both clients share: the request log and the lookup retry policy (seeded for tests)."""
+
+    def __init__(self, log: Log | None, retry: RetryPolicy | None, seed: int | None) -> None:
+        self._log = log
+        self._retry = retry or RetryPolicy()
+        self._rng = random.Random(seed)
+
+
+class KhaltiClient(_Client):
     """Synchronous client: initiate, lookup (with retries), refund."""
 
     def __init__(
@@ -95,9 +104,7 @@ class KhaltiClient:
         retry: RetryPolicy | None = None,
         seed: int | None = None,
     ) -> None:
-        self._log = log
-        self._retry = retry or RetryPolicy()
-        self._rng = random.Random(seed)
+        super().__init__(log, retry, seed)
         # retries=2 on the transport re-tries only failed *connects*: nothing reached Khalti yet,
         # so it is safe even for initiate.
         self._http = httpx.Client(
@@ -164,7 +171,7 @@ class KhaltiClient:
         return interpret_refund(response.status_code, response.content, _lower_headers(response))
 
 
-class AsyncKhaltiClient:
+class AsyncKhaltiClient(_Client):
     """Async lookups for reconcile: one AsyncClient, pool sized to the concurrency."""
 
     def __init__(
@@ -178,9 +185,7 @@ class AsyncKhaltiClient:
         retry: RetryPolicy | None = None,
         seed: int | None = None,
     ) -> None:
-        self._log = log
-        self._retry = retry or RetryPolicy()
-        self._rng = random.Random(seed)
+        super().__init__(log, retry, seed)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._http = httpx.AsyncClient(
             base_url=base_url,

@@ -207,7 +207,7 @@ def show_payer(store: Store, reference: str) -> dict[str, Any]:
     """The payer, every payment made for them (newest first) and the totals."""
     row = find_payer(store, reference)
     record = payer_record(row)
-    record["payments"] = [payment_record(p) for p in q.list_payments(store, payer=row["reference"])]
+    record["payments"] = [payment_record(p) for p in q.list_payments(store, q.PaymentFilter(payer=row["reference"]))]
     record["totals"] = totals(store, row["reference"])
     return record
 

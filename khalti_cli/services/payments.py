@@ -370,28 +370,9 @@ def lookup_many(
 # --- reading ----------------------------------------------------------------------------------
 
 
-def list_records(
-    store: Store,
-    *,
-    statuses: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-    reference: str | None = None,
-    limit: int | None = None,
-    search: str | None = None,
-    payer: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    for row in q.list_payments(
-        store, statuses=statuses, since=since, until=until, reference=reference, limit=limit,
-        search=search, payer=payer,
-    ):
+def list_records(store: Store, flt: q.PaymentFilter = q.PaymentFilter()) -> Iterator[dict[str, Any]]:
+    for row in q.list_payments(store, flt):
         yield payment_record(row)
-
-
-def list_json_lines(store: Store, keys: Sequence[str], **filters: Any) -> Iterator[bytes] | None:
-    """list_records as UTF-8 JSON, one a record, made by SQLite (fast); None when a key needs Python."""
-    expr = q.record_json_sql(keys)
-    return None if expr is None else q.list_payments_json(store, expr, **filters)
 
 
 def show(store: Store, order_id: str) -> dict[str, Any]:

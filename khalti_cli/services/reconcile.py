@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from khalti_cli.clock import now, stamp
-from khalti_cli.config import Settings
+from khalti_cli.config import Settings, check_base_url_safe
 from khalti_cli.errors import AuthError, ExitCode, GatewayError, GatewayRejected, KhaltiError
 from khalti_cli.gateway.answers import LookupAnswer
 from khalti_cli.services.apply import Change, apply_answers
@@ -191,6 +191,7 @@ def reconcile(
     on_progress: OnProgress | None = None,
 ) -> Summary:
     started = time.monotonic()
+    check_base_url_safe(settings.env, settings.base_url)  # a cron job with an unsafe setting must say so now
     summary = Summary()
     summary.voided = void_dangling(store, settings, opts.dry_run)
     checked_before = stamp(now() - timedelta(seconds=opts.older_than_s)) if opts.older_than_s else None

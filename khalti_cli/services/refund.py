@@ -31,9 +31,12 @@ from khalti_cli.clock import now, parse, stamp
 from khalti_cli.config import Settings
 from khalti_cli.errors import (
     AuthError,
+    GatewayDropped,
     GatewayError,
     GatewayRateLimited,
     GatewayRejected,
+    GatewayServerError,
+    GatewayTimeout,
     GatewayUnreachable,
     InvalidInput,
     TemporaryError,
@@ -271,15 +274,26 @@ def refund(
             return RefundResult(payment_record(fresh))
         if outcome == "review":
             return RefundResult(payment_record(fresh), went_to_review=True)
+        shown = "the lookup to check it failed too" if outcome is None else "Khalti does not show it (yet)"
         raise TemporaryError(
-            f"{exc} Khalti does not show the refund of payment {plan.order_id} yet, so nothing more was sent. "
-            "Run the same command again in two minutes: khalti checks with Khalti first and sends a new "
-            "refund only if the first one did not go through."
+            f"Khalti gave no clear answer to the refund of payment {plan.order_id} ({_what_happened(exc)}) "
+            f"and {shown}, so nothing more was sent. Run the same command again in two minutes: khalti "
+            "checks with Khalti first and sends a new refund only if the first one was not made."
         ) from None
     _record_success(store, plan, answer)
     fresh = q.get_payment_by_id(store, plan.payment_id)
     assert fresh is not None
     return RefundResult(payment_record(fresh))
+
+
+def _what_happened(exc: GatewayError) -> str:
+    if isinstance(exc, GatewayTimeout):
+        return "no answer in time"
+    if isinstance(exc, GatewayDropped):
+        return "the connection was closed"
+    if isinstance(exc, GatewayServerError):
+        return f"HTTP {exc.status_code}"
+    return "an answer that could not be read"
 
 
 def _same_request(attempt: dict[str, Any], amount: str | None) -> bool:

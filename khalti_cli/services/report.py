@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from khalti_cli.clock import now, parse, stamp
+from khalti_cli.errors import InvalidInput
 from khalti_cli.money import format_paisa
 from khalti_cli.statuses import STATUSES
 from khalti_cli.store import Store
@@ -95,8 +96,11 @@ def build_report(
     store: Store, since: datetime | None = None, until: datetime | None = None, *, at: datetime | None = None
 ) -> Report:
     moment = at or now()
-    default_since, default_until = this_month(moment)
-    start, end = since or default_since, until or default_until
+    # Default: this month; with only --until, the month it ends in; with only --since, up to this month's end.
+    default_since = this_month(moment if until is None else until - timedelta(microseconds=1))[0]
+    start, end = since or default_since, until or this_month(moment)[1]
+    if end <= start:
+        raise InvalidInput("The period is empty: --until is before --since.")
     report = Report(since=start.astimezone(), until=end.astimezone(), generated_at=stamp(moment))
     report.by_status = {s: Figure() for s in STATUSES}
     for r in q.status_totals(store, since=stamp(start), until=stamp(end)):

@@ -179,7 +179,7 @@ def render_slip(record: dict[str, Any], school_name: str) -> Any:
         draw.text((MARGIN, y), nepal_time(record["expires_at"]), font=_font(40, bold=True), fill=KHALTI_PURPLE)
         y += 70
 
-    qr = qr_image(record["payment_url"], min(560, HEIGHT - y - 260))
+    qr = qr_image(record["payment_url"], min(640, HEIGHT - y - 230))
     image.paste(qr, ((WIDTH - qr.width) // 2, y))
     y += qr.height + 6
     y = _centered(draw, "Scan with the Khalti app or a phone camera to pay, or open:", _font(28), y, MUTED) + 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from khalti_cli.clock import stamp
@@ -109,31 +110,31 @@ def add_event(
     )
 
 
-def list_payments(
-    store: Store,
-    *,
-    statuses: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-    reference: str | None = None,
-    limit: int | None = None,
-    search: str | None = None,
-    payer: str | None = None,
-) -> Iterator[Row]:
-    sql, params = _payments_query(
-        "*", statuses=statuses, since=since, until=until, reference=reference, limit=limit, search=search,
-        payer=payer,
-    )
+@dataclass(frozen=True)
+class PaymentFilter:
+    """Which payments `list` (and its fast JSON path, and a payer's history) shows."""
+
+    statuses: Sequence[str] = ()
+    since: str | None = None  # created_at >= since (a stamp)
+    until: str | None = None  # created_at < until
+    reference: str | None = None
+    search: str | None = None  # in name or customer name, case-insensitive
+    payer: str | None = None
+    limit: int | None = None
+
+
+def list_payments(store: Store, flt: PaymentFilter = PaymentFilter()) -> Iterator[Row]:
+    sql, params = _payments_query("*", flt)
     return store.query(sql, params)
 
 
-def list_payments_json(store: Store, record_sql: str, **filters: Any) -> Iterator[bytes]:
+def list_payments_json(store: Store, record_sql: str, flt: PaymentFilter) -> Iterator[bytes]:
     """list_payments' rows as UTF-8 JSON made by SQLite (record_sql, see record_json_sql): no Python object
     per column, nothing decoded and encoded again, so `khalti list --format jsonl` streams 100,000 records
     in about a second."""
-    sql, params = _payments_query(f"CAST({record_sql} AS BLOB)", **filters)
+    sql, params = _payments_query(f"CAST({record_sql} AS BLOB)", flt)
     try:
-        cursor = store.db.conn.execute(sql, params)
+        cursor = store.conn.execute(sql, params)
         while rows := cursor.fetchmany(2000):
             for row in rows:
                 yield row[0]
@@ -167,17 +168,9 @@ def record_json_sql(keys: Sequence[str]) -> str | None:
     return f"json_object({', '.join(parts)})"
 
 
-def _payments_query(
-    select: str,
-    *,
-    statuses: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-    reference: str | None = None,
-    limit: int | None = None,
-    search: str | None = None,
-    payer: str | None = None,
-) -> tuple[str, list[Any]]:
+def _payments_query(select: str, flt: PaymentFilter) -> tuple[str, list[Any]]:
+    statuses, since, until, reference = flt.statuses, flt.since, flt.until, flt.reference
+    search, payer, limit = flt.search, flt.payer, flt.limit
     where: list[str] = []
     params: list[Any] = []
     if search:
@@ -298,6 +291,19 @@ def insert_payments(store: Store, rows: Sequence[tuple[Any, ...]], *, message: s
 
 def payments_in_range(store: Store, first: int, last: int) -> Iterator[Row]:
     return store.query("SELECT * FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last])
+
+
+def payments_in_range_json(store: Store, record_sql: str, first: int, last: int) -> Iterator[bytes]:
+    """payments_in_range as UTF-8 JSON made by SQLite (see record_json_sql)."""
+    try:
+        cursor = store.db.conn.execute(
+            f"SELECT CAST({record_sql} AS BLOB) FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last]
+        )
+        while rows := cursor.fetchmany(2000):
+            for row in rows:
+                yield row[0]
+    except sqlite3.Error as exc:
+        raise translate(exc, store.path) from None
 
 
 def get_payer(store: Store, reference: str) -> Row | None:

@@ -1,0 +1,22 @@
+"""`khalti list --format jsonl` at speed: the records' JSON made by SQLite, one line a payment.
+
+Kept apart from services.payments so that this path does not import the gateway and status machinery
+(about 50 ms of start-up). The JSON is the same as services.records.payment_record's (keys, order and
+values; tests/test_pipelines.py compares them); keys it cannot make in SQL fall back to the Python path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from khalti_cli.store import Store
+from khalti_cli.store import queries as q
+from khalti_cli.store.queries import PaymentFilter
+
+__all__ = ["PaymentFilter", "list_json_lines"]
+
+
+def list_json_lines(store: Store, keys: Sequence[str], flt: q.PaymentFilter) -> Iterator[bytes] | None:
+    """list_records as UTF-8 JSON, one a record, newest first; None when a key needs Python."""
+    expr = q.record_json_sql(keys)
+    return None if expr is None else q.list_payments_json(store, expr, flt)
