@@ -93,3 +93,21 @@ def test_files_are_private(cli: Cli, isolated: Path) -> None:
     for name in ("khalti.db",):
         mode = os.stat(isolated / name).st_mode & 0o777
         assert mode == 0o600, (name, oct(mode))
+
+
+def test_force_on_a_pending_payment_keeps_it_pending(cli: Cli, configured: SandboxServer) -> None:
+    """A parent may have paid the pending link: a new link must not hide that."""
+    from conftest import control
+
+    _create(cli, "PEND-1")
+    first = cli("initiate", "PEND-1").stdout.strip().split("pidx=")[1]
+    control(configured, first, "pending")
+    assert cli("lookup", "PEND-1").stdout == "PEND-1\tpending\n"
+    second = cli("initiate", "--force", "PEND-1")
+    assert second.exit_code == 0
+    shown = cli("show", "PEND-1", "--format", "json").json()
+    assert shown["status"] == "pending" and shown["pidx"] == first
+    assert [link["pidx"] for link in shown["links"]][0] == first and len(shown["links"]) == 2
+    control(configured, first, "complete")
+    assert cli("reconcile").exit_code == 0
+    assert cli("lookup", "PEND-1").stdout == "PEND-1\tcompleted\n"

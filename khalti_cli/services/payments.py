@@ -20,7 +20,7 @@ from khalti_cli.errors import (
 )
 from khalti_cli.gateway.answers import InitiateAnswer, LookupAnswer
 from khalti_cli.services import validate
-from khalti_cli.services.apply import Change, apply_answer, record_call_error
+from khalti_cli.services.apply import Change, apply_answer, decide_for, payment_changes, record_call_error
 from khalti_cli.services.records import event_record, link_record, payment_record
 from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
 from khalti_cli.store import Store
@@ -208,22 +208,11 @@ def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[s
                 "updated_at": done,
             },
         )
-        q.update_payment(
-            store,
-            row["id"],
-            {
-                "status": "initiated",
-                "khalti_status": "Initiated",
-                "pidx": answer.pidx,
-                "payment_url": answer.payment_url,
-                "expires_at": answer.expires_at,
-                "transaction_id": None,
-                "total_amount_paisa": None,
-                "fee_paisa": None,
-                "failure_reason": None,
-                "updated_at": done,
-            },
-        )
+        # The new link is live; an older one Khalti reports Pending still wins (the parent may have paid).
+        status, reason, shown = decide_for(row, q.links_of(store, row["id"]))
+        changes = payment_changes(status, reason, shown, done)
+        changes["failure_reason"] = None
+        q.update_payment(store, row["id"], changes)
         q.add_event(
             store,
             row["id"],
@@ -234,14 +223,14 @@ def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[s
             at=done,
             message="Khalti made a payment link",
         )
-        if row["status"] != "initiated":
+        if row["status"] != status:
             q.add_event(
                 store,
                 row["id"],
                 "status",
                 pidx=answer.pidx,
                 from_status=row["status"],
-                to_status="initiated",
+                to_status=status,
                 at=done,
             )
     fresh = q.get_payment_by_id(store, row["id"])
