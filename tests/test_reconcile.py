@@ -248,3 +248,32 @@ def test_sigkill_mid_run_leaves_intact_db_and_next_run_finishes(isolated: Path) 
         assert rows == {f"K-{i}": "completed" if i % 2 == 0 else "initiated" for i in range(30)}
     finally:
         server.shutdown()
+
+
+def test_rate_spaces_the_lookups(cli: Cli, configured: SandboxServer) -> None:
+    make_links(cli, configured, (None,) * 6)
+    started = time.monotonic()
+    run = cli("reconcile", "--rate", "5", "--concurrency", "6", "--format", "json")
+    elapsed = time.monotonic() - started
+    assert run.exit_code == 0 and run.json()["checked"] == 6
+    # Six starts at most five a second: the last one cannot begin before a full second has passed.
+    assert elapsed >= 1.0
+
+
+def test_max_time_stops_starting_lookups(isolated: Path) -> None:
+    server, env = _slow_world(isolated, links=8, latency_ms=600)
+    try:
+        run = subprocess.run([*khalti_exe(), "reconcile", "--concurrency", "1", "--max-time", "1s",
+                              "--format", "json"], env=env, capture_output=True, text=True)
+        assert run.returncode == 75
+        import json
+
+        summary = json.loads(run.stdout)
+        assert summary["checked"] == 8 and summary["errors"] >= 5
+        assert "--max-time" in run.stderr
+        conn = sqlite3.connect(isolated / "khalti.db")
+        never = conn.execute("SELECT COUNT(*) FROM links WHERE checked_at IS NULL").fetchone()[0]
+        conn.close()
+        assert never == summary["errors"]  # the ones not looked up were left exactly as they were
+    finally:
+        server.shutdown()

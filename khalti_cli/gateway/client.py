@@ -7,7 +7,6 @@ default headers.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import time
@@ -103,15 +102,19 @@ class KhaltiClient(_Client):
         log: Log | None = None,
         retry: RetryPolicy | None = None,
         seed: int | None = None,
+        concurrency: int = 20,
     ) -> None:
         super().__init__(log, retry, seed)
+        # Thread-safe: reconcile's workers share it; the pool holds one connection per worker.
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         # retries=2 on the transport re-tries only failed *connects*: nothing reached Khalti yet,
         # so it is safe even for initiate.
         self._http = httpx.Client(
             base_url=base_url,
             headers=_headers(key),
             timeout=_timeout(timeout_ms),
-            transport=httpx.HTTPTransport(retries=2),
+            limits=limits,
+            transport=httpx.HTTPTransport(retries=2, limits=limits),
             follow_redirects=False,
         )
 
@@ -169,54 +172,3 @@ class KhaltiClient(_Client):
             body["mobile"] = mobile
         response = self._post(refund_path(transaction_id), body or None, "refund")
         return interpret_refund(response.status_code, response.content, _lower_headers(response))
-
-
-class AsyncKhaltiClient(_Client):
-    """Async lookups for reconcile: one AsyncClient, pool sized to the concurrency."""
-
-    def __init__(
-        self,
-        base_url: str,
-        key: str,
-        *,
-        concurrency: int,
-        timeout_ms: int = 15000,
-        log: Log | None = None,
-        retry: RetryPolicy | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(log, retry, seed)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers=_headers(key),
-            timeout=_timeout(timeout_ms),
-            limits=limits,
-            transport=httpx.AsyncHTTPTransport(retries=2, limits=limits),
-            follow_redirects=False,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def lookup_once(self, pidx: str) -> LookupAnswer:
-        what = f"the lookup of {pidx}"
-        try:
-            response = await self._http.post(LOOKUP_PATH, content=json.dumps({"pidx": pidx}).encode())
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, what) from None
-        return interpret_lookup(pidx, response.status_code, response.content, _lower_headers(response))
-
-    async def lookup(self, pidx: str, *, deadline: float | None = None) -> LookupAnswer:
-        attempt = 1
-        while True:
-            try:
-                return await self.lookup_once(pidx)
-            except GatewayError as exc:
-                wait = self._retry.next_wait(attempt, exc, self._rng, deadline)
-                if wait is None:
-                    raise
-                if self._log:
-                    self._log(f"retrying the lookup of {pidx} in {wait:.1f} s ({exc.__class__.__name__})")
-                await asyncio.sleep(wait)
-                attempt += 1

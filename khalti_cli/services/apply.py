@@ -76,9 +76,7 @@ def payment_changes(status: str, reason: str | None, shown: dict[str, Any] | Non
 
 
 def _apply(store: Store, link_id: int, answer: LookupAnswer, at: str, write: bool) -> Change:
-    link = store.one("SELECT * FROM links WHERE id = ?", [link_id])
-    assert link is not None
-    payment = q.get_payment_by_id(store, link["payment_id"])
+    payment = store.one("SELECT * FROM payments WHERE id = (SELECT payment_id FROM links WHERE id = ?)", [link_id])
     assert payment is not None
     updated = link_changes(answer, at)
     links = [{**row, **updated} if row["id"] == link_id else row for row in q.links_of(store, payment["id"])]
