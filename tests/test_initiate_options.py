@@ -107,7 +107,7 @@ def test_force_on_a_pending_payment_keeps_it_pending(cli: Cli, configured: Sandb
     assert second.exit_code == 0
     shown = cli("show", "PEND-1", "--format", "json").json()
     assert shown["status"] == "pending" and shown["pidx"] == first
-    assert [link["pidx"] for link in shown["links"]][0] == first and len(shown["links"]) == 2
+    assert shown["links"][0]["pidx"] == first and len(shown["links"]) == 2
     control(configured, first, "complete")
     assert cli("reconcile").exit_code == 0
     assert cli("lookup", "PEND-1").stdout == "PEND-1\tcompleted\n"
