@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest_sandbox_helpers import KEY, api_client
 from typer.testing import CliRunner
 
 from khalti_cli.cli.app import app
 from khalti_cli.sandbox import SandboxServer, start_sandbox
 
-TEST_KEY = "test-sandbox-key-5f0c9a1b2c3d4e5f"
+# The docs' own sample sandbox key: the sandbox tests send it exactly as Khalti's examples do.
+TEST_KEY = KEY
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +42,13 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
+    """A plain HTTP client for the sandbox's API, authenticated like the docs' samples."""
+    with api_client(sandbox.url) as client:
+        yield client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,16 +32,6 @@ VALIDATION = {"error_key": "validation_error"}
 NOT_FOUND = {"detail": "Not found.", "error_key": "validation_error"}
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with start_sandbox(key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with api_client(sandbox.url) as client:
-        yield client
 
 
 # -- initiate -----------------------------------------------------------------------------

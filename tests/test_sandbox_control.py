@@ -7,7 +7,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,26 +16,13 @@ from conftest_sandbox_helpers import (
     INITIATE,
     KEY,
     LOOKUP,
-    api_client,
     initiate,
     lookup,
     lookup_body,
     refund_path,
 )
 
-from khalti_cli.sandbox import SandboxError, SandboxServer, SandboxState, start_sandbox
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with start_sandbox(key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with api_client(sandbox.url) as client:
-        yield client
+from khalti_cli.sandbox import SandboxError, SandboxServer, SandboxState
 
 
 def _fault(api: httpx.Client, spec: dict[str, Any]) -> None:

@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from conftest_sandbox_helpers import KEY, api_client, initiate, lookup, lookup_body, merchant_site
+from conftest_sandbox_helpers import api_client, initiate, lookup, lookup_body, merchant_site
 
-from khalti_cli.sandbox import SandboxServer, start_sandbox
+from khalti_cli.sandbox import SandboxServer
 from khalti_cli.sandbox.callback import mask_mobile
 from khalti_cli.sandbox.page import rupees
 
@@ -26,16 +26,6 @@ def _state(sandbox: SandboxServer, pidx: str) -> dict[str, Any]:
     return payment
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with start_sandbox(key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def api(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with api_client(sandbox.url) as client:
-        yield client
 
 
 @pytest.fixture

@@ -5,21 +5,15 @@ Skipped unless `nepal_gateways` is importable; it is not a project dependency.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest_sandbox_helpers import KEY
 
-from khalti_cli.sandbox import SandboxServer, start_sandbox
+from khalti_cli.sandbox import SandboxServer
 
 nepal_gateways = pytest.importorskip("nepal_gateways")
 
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    with start_sandbox(key=KEY) as server:
-        yield server
 
 
 def _client(sandbox: SandboxServer) -> Any:
