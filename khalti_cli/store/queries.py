@@ -168,15 +168,20 @@ def record_json_sql(keys: Sequence[str]) -> str | None:
     return f"json_object({', '.join(parts)})"
 
 
+def _search(where: list[str], params: list[Any], text: str, *columns: str) -> None:
+    """TEXT anywhere in any of the columns, case-insensitive (Latin letters); % and _ are plain text."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+    params.extend([pattern] * len(columns))
+
+
 def _payments_query(select: str, flt: PaymentFilter) -> tuple[str, list[Any]]:
     statuses, since, until, reference = flt.statuses, flt.since, flt.until, flt.reference
     search, payer, limit = flt.search, flt.payer, flt.limit
     where: list[str] = []
     params: list[Any] = []
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(name LIKE ? ESCAPE '\\' OR customer_name LIKE ? ESCAPE '\\')")
-        params.extend([pattern, pattern])
+        _search(where, params, search, "name", "customer_name")
     if payer is not None:
         where.append("payer_ref = ?")
         params.append(payer)
@@ -322,9 +327,7 @@ def list_payers(store: Store, *, search: str | None = None, group: str | None = 
     where: list[str] = []
     params: list[Any] = []
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(name LIKE ? ESCAPE '\\' OR reference LIKE ? ESCAPE '\\')")
-        params.extend([pattern, pattern])
+        _search(where, params, search, "name", "reference")
     if group is not None:
         where.append("group_name = ?")
         params.append(group)
