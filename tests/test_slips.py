@@ -97,3 +97,11 @@ def test_slips_read_ids_from_stdin_and_import_writes_them(
     assert piped.exit_code == 0, piped.stderr
     assert piped.stdout.split() == ["again/Q-2.png", "again/Q-1.png"]
     assert cli("import", "fees.csv", "--slips", "x").exit_code == 2  # --slips needs --initiate
+
+
+def test_slip_files_are_private(cli: Cli, configured: SandboxServer, tmp_path: Path) -> None:
+    """A slip names the payer: customer data is written 0600."""
+    assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "PRIV-S", "--initiate").exit_code == 0
+    run = cli("slips", "PRIV-S", "--out", str(tmp_path / "slips"))
+    assert run.exit_code == 0, run.stderr
+    assert (tmp_path / "slips" / "PRIV-S.png").stat().st_mode & 0o777 == 0o600

@@ -9,6 +9,7 @@ falls back to Pillow's default font, which has no Devanagari: Nepali text would 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta, timezone
@@ -116,7 +117,11 @@ def write_slips(records: Iterable[dict[str, Any]], out_dir: str | Path, school_n
     for record in records:
         path = folder / slip_filename(record["order_id"])
         try:
-            render_slip(record, school_name).save(path, format="PNG", dpi=(300, 300), optimize=True)
+            image = render_slip(record, school_name)
+            # A slip names the payer: customer data, so 0600 like the database (the office prints it).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as stream:
+                image.save(stream, format="PNG", dpi=(300, 300), optimize=True)
         except OSError as exc:
             raise InvalidInput(f"Cannot write {path}: {exc.strerror or exc}.") from None
         written.append(path)
