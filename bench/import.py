@@ -37,8 +37,14 @@ def make_csv(path: Path, rows: int, with_order_id: bool) -> None:
         writer.writerow((["order_id"] if with_order_id else []) + header)
         for i in range(rows):
             rupees = 1000 + (i * 37) % 9000
-            row = [f"{rupees // 1000},{rupees % 1000:03d}.50", "Grade 5 tuition, Mangsir 2082", NAMES[i % len(NAMES)],
-                   f"parent{i}@example.com", f"98{i:08d}", f"S-{i:06d}"]
+            row = [
+                f"{rupees // 1000},{rupees % 1000:03d}.50",
+                "Grade 5 tuition, Mangsir 2082",
+                NAMES[i % len(NAMES)],
+                f"parent{i}@example.com",
+                f"98{i:08d}",
+                f"S-{i:06d}",
+            ]
             writer.writerow(([f"FEE-2082-{i:06d}"] if with_order_id else []) + row)
 
 
@@ -95,13 +101,17 @@ def main() -> None:
         (text, text_cpu), (jsonl, jsonl_cpu) = min(text_times), min(jsonl_times)
         print(f"{'':31}{'wall':>8}  {'cpu':>7}")
         print(f"sqlite-utils insert --csv      {su:7.2f}s  {su_cpu:6.2f}s")
-        print(f"khalti import                  {imp:7.2f}s  {imp_cpu:6.2f}s   ratio {imp / su:.2f}x sqlite-utils wall, "
-              f"{imp_cpu / su_cpu:.2f}x cpu (goal <= 1.5x)")
+        print(
+            f"khalti import                  {imp:7.2f}s  {imp_cpu:6.2f}s   ratio {imp / su:.2f}x sqlite-utils wall, "
+            f"{imp_cpu / su_cpu:.2f}x cpu (goal <= 1.5x)"
+        )
         print(f"khalti import --format jsonl   {jsonl:7.2f}s  {jsonl_cpu:6.2f}s   ratio {jsonl / su:.2f}x sqlite-utils")
         print(f"khalti import again (no-op)    {again:7.2f}s  {again_cpu:6.2f}s   every row already there: skipped")
         print(f"khalti list --format jsonl     {lst:7.2f}s  {lst_cpu:6.2f}s   (goal < 1 s)")
-        print(f"sqlite-utils --no-detect-types {text:6.2f}s  {text_cpu:6.2f}s   (text only, no checks): khalti import "
-              f"is {imp / text:.2f}x its wall time, {jsonl / text:.2f}x with --format jsonl")
+        print(
+            f"sqlite-utils --no-detect-types {text:6.2f}s  {text_cpu:6.2f}s   (text only, no checks): khalti import "
+            f"is {imp / text:.2f}x its wall time, {jsonl / text:.2f}x with --format jsonl"
+        )
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)")
         ok = imp <= 1.5 * su and lst < 1
         print("goals met" if ok else "GOALS NOT MET")

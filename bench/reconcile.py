@@ -36,16 +36,40 @@ def seed(server: object, db_path: Path, n: int) -> list[str]:
     at = stamp()
     for i in range(n):
         body = state.initiate(
-            amount=150000, purchase_order_id=f"B-{i}", purchase_order_name="Bench fee",
-            return_url="https://school.example.edu.np/paid", website_url="https://school.example.edu.np",
+            amount=150000,
+            purchase_order_id=f"B-{i}",
+            purchase_order_name="Bench fee",
+            return_url="https://school.example.edu.np/paid",
+            website_url="https://school.example.edu.np",
         )
         pidxs.append(body["pidx"])
-        payments.append({"id": i + 1, "order_id": f"B-{i}", "name": "Bench fee", "amount_paisa": 150000,
-                         "status": "initiated", "khalti_status": "Initiated", "pidx": body["pidx"],
-                         "payment_url": body["payment_url"], "created_at": at, "updated_at": at})
-        links.append({"id": i + 1, "payment_id": i + 1, "pidx": body["pidx"], "state": "open",
-                      "khalti_status": "Initiated", "amount_paisa": 150000, "payment_url": body["payment_url"],
-                      "created_at": at, "updated_at": at})
+        payments.append(
+            {
+                "id": i + 1,
+                "order_id": f"B-{i}",
+                "name": "Bench fee",
+                "amount_paisa": 150000,
+                "status": "initiated",
+                "khalti_status": "Initiated",
+                "pidx": body["pidx"],
+                "payment_url": body["payment_url"],
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+        links.append(
+            {
+                "id": i + 1,
+                "payment_id": i + 1,
+                "pidx": body["pidx"],
+                "state": "open",
+                "khalti_status": "Initiated",
+                "amount_paisa": 150000,
+                "payment_url": body["payment_url"],
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
     # A third of the payers pay, a tenth cancel: reconcile has real changes to write.
     for i, pidx in enumerate(pidxs):
         if i % 3 == 0:
@@ -116,12 +140,16 @@ def main() -> None:
     ideal = n * latency / 1000 / conc
     sequential = per_lookup * n
     print(f"links {n}, latency {latency} ms, concurrency {conc} (seeded in {seeded:.1f} s)")
-    print(f"reconcile: {wall:.2f} s wall ({summary['seconds']:.2f} s inside), "
-          f"checked {summary['checked']}, changed {summary['changed']}, errors {summary['errors']}")
+    print(
+        f"reconcile: {wall:.2f} s wall ({summary['seconds']:.2f} s inside), "
+        f"checked {summary['checked']}, changed {summary['changed']}, errors {summary['errors']}"
+    )
     if ideal:
         print(f"ideal N x L / C: {ideal:.2f} s -> ratio {wall / ideal:.2f}x (goal <= 1.2x)")
-    print(f"one-at-a-time loop: {sequential:.1f} s (measured {per_lookup * 1000:.1f} ms/lookup on "
-          f"{min(args.sample, n)}) -> reconcile is {sequential / wall:.1f}x faster")
+    print(
+        f"one-at-a-time loop: {sequential:.1f} s (measured {per_lookup * 1000:.1f} ms/lookup on "
+        f"{min(args.sample, n)}) -> reconcile is {sequential / wall:.1f}x faster"
+    )
     print(f"peak memory of the reconcile process: {peak_mb:.0f} MB (goal < 120 MB at N=100,000)")
 
 

@@ -91,9 +91,7 @@ def normalise_base_url(value: str) -> str:
         url = url[: -len("/api/v2")].rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"KHALTI_BASE_URL {value!r} is not a web address. Use one like https://dev.khalti.com."
-        )
+        raise ConfigError(f"KHALTI_BASE_URL {value!r} is not a web address. Use one like https://dev.khalti.com.")
     return url
 
 

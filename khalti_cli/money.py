@@ -27,9 +27,7 @@ def parse_rupees(text: str, *, minimum: int = MIN_PAISA) -> int:
     if text[0] in "+-":
         raise InvalidInput(f"The amount {shown!r} has a sign. Give a plain amount in rupees, like 1500.")
     if any(c in text.lower() for c in "e") or text.lower() in {"nan", "inf", "infinity"}:
-        raise InvalidInput(
-            f"The amount {shown!r} is not a plain number. Write it in rupees with digits, like 1500.50."
-        )
+        raise InvalidInput(f"The amount {shown!r} is not a plain number. Write it in rupees with digits, like 1500.50.")
     if not text.isascii():
         raise InvalidInput(
             f"The amount {shown!r} has characters other than 0-9, commas and a point. Use digits like 1500."
@@ -39,9 +37,7 @@ def parse_rupees(text: str, *, minimum: int = MIN_PAISA) -> int:
         if text.count(".") > 1:
             raise InvalidInput(f"The amount {shown!r} has more than one decimal point.")
         if "," in text:
-            raise InvalidInput(
-                f"The amount {shown!r} has commas in the wrong places. Write it like 1,500.50."
-            )
+            raise InvalidInput(f"The amount {shown!r} has commas in the wrong places. Write it like 1,500.50.")
         raise InvalidInput(f"The amount {shown!r} is not a number of rupees. Write it like 1500 or 1500.50.")
     frac = m.group("frac") or ""
     if len(frac) > 2:

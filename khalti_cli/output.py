@@ -101,9 +101,7 @@ def _header(first: dict[str, Any], columns: Sequence[str] | None) -> list[str]:
     return list(columns) if columns else list(first.keys())
 
 
-def _write_delimited(
-    rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None
-) -> int:
+def _write_delimited(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None) -> int:
     first = next(rows, None)
     if first is None:
         if columns:

@@ -27,9 +27,7 @@ class RetryPolicy:
         ceiling = min(self.cap_ms, self.base_ms * 2 ** (attempt - 1))
         return rng.randint(ceiling // 2, ceiling)  # "equal jitter": never zero, never above the cap
 
-    def next_wait(
-        self, attempt: int, error: GatewayError, rng: random.Random, deadline: float | None
-    ) -> float | None:
+    def next_wait(self, attempt: int, error: GatewayError, rng: random.Random, deadline: float | None) -> float | None:
         """Seconds to wait before trying again, or None to give up (attempts or deadline spent)."""
         if attempt >= self.attempts:
             return None

@@ -95,9 +95,7 @@ def decide(current: str, amount_paisa: int, links: Sequence[LinkView], old_reaso
         elif mapped in PAID:
             paid.append(link)
             if link.total_amount_paisa != amount_paisa:
-                reported = (
-                    "no amount" if link.total_amount_paisa is None else format_rupees(link.total_amount_paisa)
-                )
+                reported = "no amount" if link.total_amount_paisa is None else format_rupees(link.total_amount_paisa)
                 problems.append(
                     f"Amount mismatch on link {link.pidx}: Khalti reports {reported} paid, "
                     f"the payment is for {format_rupees(amount_paisa)}."

@@ -37,8 +37,9 @@ DOCS_FULL_PAYLOAD: dict[str, Any] = {
     "purchase_order_name": "test",
     "customer_info": {"name": "Khalti Bahadur", "email": "example@gmail.com", "phone": "9800000123"},
     "amount_breakdown": [{"label": "Mark Price", "amount": 1000}, {"label": "VAT", "amount": 300}],
-    "product_details": [{"identity": "1234567890", "name": "Khalti logo", "total_price": 1300,
-                         "quantity": 1, "unit_price": 1300}],
+    "product_details": [
+        {"identity": "1234567890", "name": "Khalti logo", "total_price": 1300, "quantity": 1, "unit_price": 1300}
+    ],
     "merchant_username": "merchant_name",
     "merchant_extra": "merchant_extra",
 }
@@ -66,10 +67,17 @@ def lookup(client: httpx.Client, pidx: str) -> httpx.Response:
     return client.post(LOOKUP, json={"pidx": pidx})
 
 
-def lookup_body(pidx: str, status: str, *, total: int = 1000, txn: str | None = None,
-                refunded: bool = False) -> dict[str, Any]:
-    return {"pidx": pidx, "total_amount": total, "status": status, "transaction_id": txn, "fee": 0,
-            "refunded": refunded}
+def lookup_body(
+    pidx: str, status: str, *, total: int = 1000, txn: str | None = None, refunded: bool = False
+) -> dict[str, Any]:
+    return {
+        "pidx": pidx,
+        "total_amount": total,
+        "status": status,
+        "transaction_id": txn,
+        "fee": 0,
+        "refunded": refunded,
+    }
 
 
 @contextmanager

@@ -72,8 +72,9 @@ def check_invariants(db: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         for payment in (dict(r) for r in conn.execute("SELECT * FROM payments")):
-            links = [dict(r) for r in conn.execute("SELECT * FROM links WHERE payment_id = ? ORDER BY id",
-                                                   [payment["id"]])]
+            links = [
+                dict(r) for r in conn.execute("SELECT * FROM links WHERE payment_id = ? ORDER BY id", [payment["id"]])
+            ]
             for link in links:
                 assert link["state"] in ("sending", "open", "final", "unknown", "void"), link
                 if link["pidx"] is not None:
@@ -81,9 +82,12 @@ def check_invariants(db: Path) -> None:
             if any(link["pidx"] for link in links):
                 decided, _, _ = decide_for(payment, links)
                 assert decided == payment["status"], (payment["order_id"], decided, payment["status"])
-            chain = [dict(r) for r in conn.execute(
-                "SELECT * FROM events WHERE payment_id = ? AND to_status IS NOT NULL ORDER BY id", [payment["id"]]
-            )]
+            chain = [
+                dict(r)
+                for r in conn.execute(
+                    "SELECT * FROM events WHERE payment_id = ? AND to_status IS NOT NULL ORDER BY id", [payment["id"]]
+                )
+            ]
             assert chain, payment["order_id"]
             assert chain[0]["kind"] == "created" and chain[0]["to_status"] == "created"
             for previous, event in itertools.pairwise(chain):
@@ -119,8 +123,12 @@ def pidx_of(db: Path, order_id: str) -> str:
 
 def completed_payment(cli: Cli, server: SandboxServer, order_id: str, amount: str = "1500") -> str:
     """Create, initiate, pay (in the sandbox) and look up one payment; returns its pidx."""
-    assert cli("create", "--amount", amount, "--name", "Tuition", "--order-id", order_id,
-               "--customer-name", "Sita Sharma").exit_code == 0
+    assert (
+        cli(
+            "create", "--amount", amount, "--name", "Tuition", "--order-id", order_id, "--customer-name", "Sita Sharma"
+        ).exit_code
+        == 0
+    )
     started = cli("initiate", order_id)
     assert started.exit_code == 0, started.stderr
     pidx = started.stdout.strip().split("pidx=")[1]

@@ -38,7 +38,10 @@ def test_backup_while_reconcile_runs(cli: Cli, configured: SandboxServer, isolat
     fault(configured, {"delay_ms": 150, "count": 30, "path": "lookup"})
     reconcile = subprocess.Popen(
         [*khalti_exe(), "reconcile", "--concurrency", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     )
     try:
         lock = lock_path(isolated / "khalti.db")

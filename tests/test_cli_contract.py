@@ -50,8 +50,17 @@ def closed_port() -> int:
 
 
 def weird(pidx: str) -> dict[str, Any]:
-    return {"json": {"pidx": pidx, "total_amount": 150000, "status": "Weird", "transaction_id": None,
-                     "fee": 0, "refunded": False}, "path": "lookup"}
+    return {
+        "json": {
+            "pidx": pidx,
+            "total_amount": 150000,
+            "status": "Weird",
+            "transaction_id": None,
+            "fee": 0,
+            "refunded": False,
+        },
+        "path": "lookup",
+    }
 
 
 def sandbox_faults(server: SandboxServer) -> list[dict[str, Any]]:
@@ -160,8 +169,9 @@ def test_exit_4_missing_website_url(cli: Cli, configured: SandboxServer) -> None
     run = cli("initiate", "A", env={"KHALTI_WEBSITE_URL": ""})
     assert run.exit_code == 4
     assert "KHALTI_WEBSITE_URL" in run.stderr
-    run = cli("create", "--amount", "1500", "--name", "x", "--order-id", "B", "--initiate",
-              env={"KHALTI_WEBSITE_URL": ""})
+    run = cli(
+        "create", "--amount", "1500", "--name", "x", "--order-id", "B", "--initiate", env={"KHALTI_WEBSITE_URL": ""}
+    )
     assert run.exit_code == 4
     assert cli("show", "B").exit_code == 3  # nothing was recorded
     assert configured.state.all() == []
@@ -266,8 +276,14 @@ def test_priority_3_over_5_and_75(cli: Cli, configured: SandboxServer) -> None:
     initiate(cli, "B")
     initiate(cli, "C")
     fault(configured, weird(pa))
-    fault(configured, {"json": {"pidx": ["This field is required."], "error_key": "validation_error"},
-                       "status": 400, "path": "lookup"})
+    fault(
+        configured,
+        {
+            "json": {"pidx": ["This field is required."], "error_key": "validation_error"},
+            "status": 400,
+            "path": "lookup",
+        },
+    )
     fault(configured, {"status": 503, "count": 4})
     run = cli("lookup", "A", "B", "C")
     assert run.exit_code == 3, run
@@ -278,8 +294,14 @@ def test_priority_3_over_75_on_initiate(cli: Cli, configured: SandboxServer) -> 
     create(cli, "A")
     create(cli, "B")
     fault(configured, {"status": 503, "path": "initiate"})
-    fault(configured, {"json": {"amount": ["A valid integer is required."], "error_key": "validation_error"},
-                       "status": 400, "path": "initiate"})
+    fault(
+        configured,
+        {
+            "json": {"amount": ["A valid integer is required."], "error_key": "validation_error"},
+            "status": 400,
+            "path": "initiate",
+        },
+    )
     run = cli("initiate", "A", "B")
     assert run.exit_code == 3
     assert (status(cli, "A"), status(cli, "B")) == ("created", "failed")
@@ -371,7 +393,9 @@ def test_tsv_is_the_default_in_a_pipe(cli: Cli) -> None:
     assert header[:5] == ["order_id", "name", "amount", "amount_paisa", "status"]
     rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
     assert [(r["order_id"], r["amount"], r["reference"]) for r in rows] == [
-        ("B", "2000.00", "STU-7"), ("A", "1500.50", "")]
+        ("B", "2000.00", "STU-7"),
+        ("A", "1500.50", ""),
+    ]
 
 
 def test_tsv_and_csv_print_the_header_when_empty(cli: Cli) -> None:
@@ -387,10 +411,29 @@ def test_every_format(cli: Cli) -> None:
     two_payments(cli)
     records = cli("list", "--format", "json").json()
     assert isinstance(records, list) and [r["order_id"] for r in records] == ["B", "A"]
-    required = {"order_id", "name", "amount", "amount_paisa", "status", "khalti_status", "pidx", "payment_url",
-                "expires_at", "transaction_id", "total_amount_paisa", "fee_paisa", "refunded", "customer_name",
-                "customer_email", "customer_phone", "reference", "review_reason", "created_at", "updated_at",
-                "checked_at"}
+    required = {
+        "order_id",
+        "name",
+        "amount",
+        "amount_paisa",
+        "status",
+        "khalti_status",
+        "pidx",
+        "payment_url",
+        "expires_at",
+        "transaction_id",
+        "total_amount_paisa",
+        "fee_paisa",
+        "refunded",
+        "customer_name",
+        "customer_email",
+        "customer_phone",
+        "reference",
+        "review_reason",
+        "created_at",
+        "updated_at",
+        "checked_at",
+    }
     assert required <= set(records[0])
     assert records[1]["amount"] == "1500.50" and records[1]["amount_paisa"] == 150050
     assert records[1]["created_at"].endswith("+00:00")
@@ -496,8 +539,7 @@ def test_lookup_by_pidx(cli: Cli, configured: SandboxServer) -> None:
     run = cli("lookup", second)
     assert (run.exit_code, run.stdout) == (0, "A\tcompleted\n")
     shown = cli("show", "A", "--format", "json").json()
-    assert [(lk["pidx"], lk["khalti_status"]) for lk in shown["links"]] == [(first, "Expired"),
-                                                                              (second, "Completed")]
+    assert [(lk["pidx"], lk["khalti_status"]) for lk in shown["links"]] == [(first, "Expired"), (second, "Completed")]
 
 
 # -- colour --------------------------------------------------------------------------------------
@@ -508,8 +550,7 @@ def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     from conftest import khalti_exe
 
     master, slave = pty.openpty()
-    proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                            env=env)
+    proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
     os.close(slave)
     chunks: list[bytes] = []
     while True:
@@ -530,8 +571,12 @@ def test_no_color(cli: Cli) -> None:
     env["COLUMNS"] = "200"
     code, coloured = run_on_terminal(["list"], env)
     assert code == 0 and ANSI in coloured  # a terminal gets colour by default...
-    for args, extra in ((["--no-color", "list"], {}), (["list"], {"NO_COLOR": "1"}),
-                        (["--no-color", "show", "A"], {}), (["show", "A"], {"NO_COLOR": "1"})):
+    for args, extra in (
+        (["--no-color", "list"], {}),
+        (["list"], {"NO_COLOR": "1"}),
+        (["--no-color", "show", "A"], {}),
+        (["show", "A"], {"NO_COLOR": "1"}),
+    ):
         code, plain = run_on_terminal(args, {**env, **extra})
         assert code == 0 and "order_id" in plain
         assert ANSI not in plain, (args, extra)
@@ -550,15 +595,15 @@ def test_no_colour_in_a_pipe(cli: Cli) -> None:
 def test_installed_version(run_khalti: Any) -> None:
     run = run_khalti("--version")
     assert (run.exit_code, run.stdout, run.stderr) == (0, f"khalti {__version__}\n", "")
-    proc = subprocess.run([sys.executable, "-m", "khalti_cli", "--version"], capture_output=True, text=True,
-                          timeout=30)
+    proc = subprocess.run([sys.executable, "-m", "khalti_cli", "--version"], capture_output=True, text=True, timeout=30)
     assert (proc.returncode, proc.stdout) == (0, f"khalti {__version__}\n")
 
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["create", "--help"]])
 def test_startup_does_not_import_heavy_modules(args: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "khalti_cli", *args], capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "khalti_cli", *args], capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "typer" in imported  # the import log is there...

@@ -39,8 +39,13 @@ def server() -> Iterator[SandboxServer]:
 def worker(n: int, db: Path, server: SandboxServer, tmp: Path) -> list[tuple[list[str], Run]]:
     """One person's (or cron job's) session: each command a separate process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KHALTI_")}
-    env.update(KHALTI_BASE_URL=server.url, KHALTI_SECRET_KEY=TEST_KEY, KHALTI_DB=str(db),
-               KHALTI_WEBSITE_URL="https://school.example.edu.np", KHALTI_TIMEOUT="10")
+    env.update(
+        KHALTI_BASE_URL=server.url,
+        KHALTI_SECRET_KEY=TEST_KEY,
+        KHALTI_DB=str(db),
+        KHALTI_WEBSITE_URL="https://school.example.edu.np",
+        KHALTI_TIMEOUT="10",
+    )
     rows = "amount,name,order_id,customer_name\n" + "".join(
         f"{1000 + i}.50,Tuition {i},W{n}-IMP-{i:02d},Student {n}-{i}\n" for i in range(15)
     )
@@ -96,8 +101,12 @@ def test_many_processes_one_database(cli: Cli, server: SandboxServer, tmp_path: 
         assert_no_key(run.stdout, run.stderr)
 
     # Nothing lost, nothing doubled.
-    made_up = [run.stdout.strip() for session in sessions for args, run in session
-               if args[0] == "create" and "--order-id" not in args]
+    made_up = [
+        run.stdout.strip()
+        for session in sessions
+        for args, run in session
+        if args[0] == "create" and "--order-id" not in args
+    ]
     expected = {f"W{n}-{kind}" for n in range(WORKERS) for kind in ("C-1", "C-2")}
     expected |= {f"W{n}-IMP-{i:02d}" for n in range(WORKERS) for i in range(15)}
     expected |= set(made_up)
@@ -114,8 +123,7 @@ def test_many_processes_one_database(cli: Cli, server: SandboxServer, tmp_path: 
     assert {link["pidx"] for link in links} == {p["pidx"] for p in server.state.all()}
     assert len(links) == WORKERS * 17  # every payment but the made-up one got exactly one link
     # One more reconcile, alone, brings every status to the sandbox's truth.
-    final = cli("reconcile", env={"KHALTI_DB": str(db), "KHALTI_BASE_URL": server.url,
-                                  "KHALTI_SECRET_KEY": TEST_KEY})
+    final = cli("reconcile", env={"KHALTI_DB": str(db), "KHALTI_BASE_URL": server.url, "KHALTI_SECRET_KEY": TEST_KEY})
     assert final.exit_code == 0, final.stderr
     truth = {p["pidx"]: p["status"] for p in server.state.all()}
     for payment in snapshot(db)["payments"].values():
@@ -123,5 +131,7 @@ def test_many_processes_one_database(cli: Cli, server: SandboxServer, tmp_path: 
             assert payment["khalti_status"] == truth[payment["pidx"]]
     check_invariants(db)
     assert_no_key(files=db_files(db))
-    print(f"\n{len(every)} commands in {WORKERS} concurrent sessions, {len(payments)} payments, "
-          f"{len(links)} links, none lost or doubled")
+    print(
+        f"\n{len(every)} commands in {WORKERS} concurrent sessions, {len(payments)} payments, "
+        f"{len(links)} links, none lost or doubled"
+    )

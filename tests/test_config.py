@@ -121,8 +121,11 @@ def test_website_and_return_url_precedence(
 ) -> None:
     monkeypatch.delenv("KHALTI_WEBSITE_URL")
     monkeypatch.delenv("KHALTI_RETURN_URL")
-    write_env(isolated / ".env", KHALTI_WEBSITE_URL="https://file.example.com",
-              KHALTI_RETURN_URL="https://file.example.com/back")
+    write_env(
+        isolated / ".env",
+        KHALTI_WEBSITE_URL="https://file.example.com",
+        KHALTI_RETURN_URL="https://file.example.com/back",
+    )
     for order_id in "ABC":
         assert created(cli, order_id=order_id) == 0
     assert cli("initiate", "A").exit_code == 0
@@ -138,8 +141,9 @@ def test_website_and_return_url_precedence(
     }
 
 
-def test_base_url_precedence(cli: Cli, configured: SandboxServer, isolated: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_base_url_precedence(
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert created(cli) == 0
     with start_sandbox(key=TEST_KEY) as other:
         write_env(isolated / ".env", KHALTI_BASE_URL=other.url)
@@ -151,8 +155,9 @@ def test_base_url_precedence(cli: Cli, configured: SandboxServer, isolated: Path
         assert len(other.state.all()) == 1 and len(configured.state.all()) == 1
 
 
-def test_timeout_precedence(cli: Cli, configured: SandboxServer, isolated: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_timeout_precedence(
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from conftest import fault
 
     for order_id in "AB":
@@ -235,16 +240,28 @@ def test_env_file_values_do_not_leak_into_the_environment(cli: Cli, isolated: Pa
 
 @pytest.mark.parametrize(
     "url",
-    ["http://khalti.com", "https://evil.com", "https://khalti.com.evil.com", "https://evilkhalti.com",
-     "http://a.khalti.com", "https://khalti.com@evil.com"],
+    [
+        "http://khalti.com",
+        "https://evil.com",
+        "https://khalti.com.evil.com",
+        "https://evilkhalti.com",
+        "http://a.khalti.com",
+        "https://khalti.com@evil.com",
+    ],
 )
 def test_production_refuses_other_hosts_before_sending(cli: Cli, configured: SandboxServer, url: str) -> None:
     assert created(cli) == 0
     assert created(cli, order_id="C") == 0
     assert cli("initiate", "C").exit_code == 0  # a sandbox link, so lookup and reconcile have work
     env = {"KHALTI_ENV": "production", "KHALTI_BASE_URL": url}
-    for args in (("initiate", "A"), ("initiate", "C", "--force"), ("lookup", "C"), ("lookup", "NOPE"),
-                 ("reconcile",), ("create", "--amount", "1500", "--name", "x", "--order-id", "B", "--initiate")):
+    for args in (
+        ("initiate", "A"),
+        ("initiate", "C", "--force"),
+        ("lookup", "C"),
+        ("lookup", "NOPE"),
+        ("reconcile",),
+        ("create", "--amount", "1500", "--name", "x", "--order-id", "B", "--initiate"),
+    ):
         run = cli(*args, env=env)
         assert run.exit_code == 4, (args, run)
         assert "Refusing to send the production key" in run.stderr
@@ -257,8 +274,9 @@ def test_production_refuses_other_hosts_before_sending(cli: Cli, configured: San
     assert len(configured.state.all()) == 1
 
 
-@pytest.mark.parametrize("url", ["https://khalti.com", "https://a.khalti.com", "https://khalti.com/api/v2/",
-                                 "https://KHALTI.com", None])
+@pytest.mark.parametrize(
+    "url", ["https://khalti.com", "https://a.khalti.com", "https://khalti.com/api/v2/", "https://KHALTI.com", None]
+)
 def test_production_accepts_khalti_hosts(cli: Cli, configured: SandboxServer, url: str | None) -> None:
     # `lookup NOPE` passes the set-up check and then stops at the unknown id: exit 3, nothing sent.
     env = {"KHALTI_ENV": "production", "KHALTI_BASE_URL": url}
@@ -283,8 +301,9 @@ def test_missing_key_names_the_variable(cli: Cli, configured: SandboxServer, mon
     assert configured.state.all() == []
 
 
-def test_missing_website_url_names_the_variable(cli: Cli, configured: SandboxServer,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_website_url_names_the_variable(
+    cli: Cli, configured: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KHALTI_WEBSITE_URL")
     monkeypatch.delenv("KHALTI_RETURN_URL")
     assert created(cli) == 0

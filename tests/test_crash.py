@@ -47,8 +47,11 @@ def server() -> Iterator[SandboxServer]:
 def env_for(server: SandboxServer, db: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KHALTI_")}
     env.update(
-        KHALTI_BASE_URL=server.url, KHALTI_SECRET_KEY=TEST_KEY, KHALTI_WEBSITE_URL="https://school.example.edu.np",
-        KHALTI_DB=str(db), KHALTI_TIMEOUT="5",
+        KHALTI_BASE_URL=server.url,
+        KHALTI_SECRET_KEY=TEST_KEY,
+        KHALTI_WEBSITE_URL="https://school.example.edu.np",
+        KHALTI_DB=str(db),
+        KHALTI_TIMEOUT="5",
     )
     return env
 
@@ -84,8 +87,14 @@ def run_and_kill(
 ) -> Killed:
     """Start the program; `delay` seconds after its work has begun (the SQL `started` counts more than 0),
     SIGKILL it."""
-    proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [*khalti_exe(), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     proc.stdin.write(stdin)
     proc.stdin.close()
@@ -163,8 +172,9 @@ def after_kill(k: Killed) -> None:
 
 def end_grace(db: Path) -> None:
     """As if the grace period for initiates that got no answer had passed."""
-    backdate(db, "UPDATE links SET created_at = '2000-01-01T00:00:00.000+00:00' "
-                 "WHERE state IN ('sending', 'unknown')", [])
+    backdate(
+        db, "UPDATE links SET created_at = '2000-01-01T00:00:00.000+00:00' WHERE state IN ('sending', 'unknown')", []
+    )
 
 
 def sandbox_pidx(server: SandboxServer, order_ids: set[str]) -> set[str]:
@@ -193,9 +203,11 @@ def converged_links(db: Path, server: SandboxServer, order_ids: set[str], in_fli
 def summary(kind: str, trials: list[Killed]) -> None:
     killed = [k for k in trials if k.killed]
     middle = sum(0 < k.progress < 1 for k in killed)
-    print(f"\n{kind}: {len(trials)} trials: {middle} killed part-way through the work, "
-          f"{sum(k.progress == 0 for k in killed)} before any of it was stored, "
-          f"{sum(k.progress == 1 for k in killed)} after all of it was, {len(trials) - len(killed)} finished")
+    print(
+        f"\n{kind}: {len(trials)} trials: {middle} killed part-way through the work, "
+        f"{sum(k.progress == 0 for k in killed)} before any of it was stored, "
+        f"{sum(k.progress == 1 for k in killed)} after all of it was, {len(trials) - len(killed)} finished"
+    )
     assert middle >= TRIALS // 4, [(k.delay, k.code, k.progress) for k in trials]
 
 
@@ -241,11 +253,15 @@ def test_kill_import(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
     def make(trial: int) -> tuple[Path, list[str], dict[str, str], str]:
         db = tmp_path / f"import-{trial}.db"
         rows = "amount,name,order_id,customer_name\n" + "".join(
-            f"{1000 + i},Tuition {i},M{trial}-{i:02d},\"Sharma, Sita {i}\"\n" for i in range(n)
+            f'{1000 + i},Tuition {i},M{trial}-{i:02d},"Sharma, Sita {i}"\n' for i in range(n)
         )
         (tmp_path / f"fees-{trial}.csv").write_text(rows)
-        return db, ["import", str(tmp_path / f"fees-{trial}.csv"), "--initiate", "--concurrency", "3"], \
-            env_for(server, db), ""
+        return (
+            db,
+            ["import", str(tmp_path / f"fees-{trial}.csv"), "--initiate", "--concurrency", "3"],
+            env_for(server, db),
+            "",
+        )
 
     # 0-0.25 s after the file's rows are stored, while their links are being made.
     trials = kill_trials(make, "SELECT count(*) FROM payments", 0.25)

@@ -82,8 +82,13 @@ def test_initiate(name: str, cli: Cli, configured: SandboxServer, db: Path) -> N
     before = snapshot(db)
     body = None
     if name == "extra-fields":
-        body = {"pidx": "FakePidxFromTheAnswer1", "payment_url": f"{configured.url}/?pidx=FakePidxFromTheAnswer1",
-                "expires_at": "2030-01-01T10:00:00.000000+05:45", "expires_in": 1800, **EXTRAS}
+        body = {
+            "pidx": "FakePidxFromTheAnswer1",
+            "payment_url": f"{configured.url}/?pidx=FakePidxFromTheAnswer1",
+            "expires_at": "2030-01-01T10:00:00.000000+05:45",
+            "expires_in": 1800,
+            **EXTRAS,
+        }
     fault(configured, spec(name, "initiate", OUTAGE, body))
     run = cli("initiate", "F-1")
     assert remaining(configured) == OUTAGE - 1  # exactly one initiate went out: no retry
@@ -93,7 +98,12 @@ def test_initiate(name: str, cli: Cli, configured: SandboxServer, db: Path) -> N
         assert run.exit_code == 0, run.stderr
         assert run.stdout == body["payment_url"] + "\n"  # type: ignore[index]
         assert changed_keys(before["payments"]["F-1"], after["payments"]["F-1"]) == {
-            "status", "khalti_status", "pidx", "payment_url", "expires_at", "updated_at"
+            "status",
+            "khalti_status",
+            "pidx",
+            "payment_url",
+            "expires_at",
+            "updated_at",
         }
         assert after["payments"]["F-1"]["pidx"] == "FakePidxFromTheAnswer1"
         assert [link["state"] for link in after["links"].values()] == ["open"]
@@ -137,7 +147,13 @@ def paid_link(cli: Cli, server: SandboxServer, order_id: str) -> str:
 
 def assert_completed_right(before: dict[str, Any], after: dict[str, Any], truth: dict[str, Any]) -> None:
     assert changed_keys(before, after) <= {
-        "status", "khalti_status", "transaction_id", "total_amount_paisa", "fee_paisa", "updated_at", "checked_at"
+        "status",
+        "khalti_status",
+        "transaction_id",
+        "total_amount_paisa",
+        "fee_paisa",
+        "updated_at",
+        "checked_at",
     }
     assert (after["status"], after["khalti_status"]) == ("completed", "Completed")
     assert (after["transaction_id"], after["total_amount_paisa"]) == (truth["transaction_id"], truth["total_amount"])
@@ -191,7 +207,10 @@ def test_reconcile(name: str, count: int, cli: Cli, configured: SandboxServer, d
         assert sandbox_payment(configured, canceled)["status"] == "User canceled"
         assert after["payments"]["F-3c"]["status"] == "initiated"
         assert changed_keys(before["payments"]["F-3c"], after["payments"]["F-3c"]) <= {
-            "total_amount_paisa", "fee_paisa", "updated_at", "checked_at"
+            "total_amount_paisa",
+            "fee_paisa",
+            "updated_at",
+            "checked_at",
         }
     elif name == "extra-fields":  # every lookup gets F-3a's answer: right for it, refused for the others
         assert run.exit_code == 75, run.stderr
@@ -236,10 +255,14 @@ def test_refund(name: str, cli: Cli, configured: SandboxServer, db: Path) -> Non
         # Made (slow: the lookup saw it), or Khalti said so (extra-fields): stored as refunded.
         assert run.exit_code == 0, run.stderr
         assert changed_keys(before["payments"]["F-4"], after["payments"]["F-4"]) <= {
-            "status", "khalti_status", "refunded", "refunded_paisa", "updated_at", "checked_at"
+            "status",
+            "khalti_status",
+            "refunded",
+            "refunded_paisa",
+            "updated_at",
+            "checked_at",
         }
-        assert (after["payments"]["F-4"]["status"], after["payments"]["F-4"]["refunded_paisa"]) == ("refunded",
-                                                                                                    150000)
+        assert (after["payments"]["F-4"]["status"], after["payments"]["F-4"]["refunded_paisa"]) == ("refunded", 150000)
         assert made == (150000 if name == "slow" else 0)
         assert outcomes == ["attempt", "ok"]
         finish(run, db)

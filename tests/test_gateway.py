@@ -95,8 +95,14 @@ def test_initiate_validation_error_is_rejected(client: KhaltiClient, sandbox: Sa
 
 
 def test_lookup_with_a_missing_pidx_is_rejected(sandbox: SandboxServer) -> None:
-    fault(sandbox, {"json": {"pidx": ["This field is required."], "error_key": "validation_error"},
-                    "status": 400, "path": "lookup"})
+    fault(
+        sandbox,
+        {
+            "json": {"pidx": ["This field is required."], "error_key": "validation_error"},
+            "status": 400,
+            "path": "lookup",
+        },
+    )
     with KhaltiClient(sandbox.url, TEST_KEY, retry=FAST) as client, pytest.raises(GatewayRejected):
         client.lookup("x")
 
@@ -140,8 +146,15 @@ def test_server_errors_after_retries(client: KhaltiClient, sandbox: SandboxServe
 
 
 def test_503_html_page(client: KhaltiClient, sandbox: SandboxServer) -> None:
-    fault(sandbox, {"status": 503, "body": "<html><body>503 Service Unavailable</body></html>",
-                    "content_type": "text/html", "count": 4})
+    fault(
+        sandbox,
+        {
+            "status": 503,
+            "body": "<html><body>503 Service Unavailable</body></html>",
+            "content_type": "text/html",
+            "count": 4,
+        },
+    )
     with pytest.raises(GatewayServerError, match="HTTP 503"):
         client.lookup("bZQLD9wRVWo4CdESSfuSsB")
     assert remaining_faults(sandbox) == []
@@ -200,8 +213,7 @@ def test_dropped_connection(sandbox: SandboxServer) -> None:
 def test_slow_answer_times_out(sandbox: SandboxServer) -> None:
     fault(sandbox, {"delay_ms": 800, "count": 4, "path": "lookup"})
     started = time.monotonic()
-    with KhaltiClient(sandbox.url, TEST_KEY, timeout_ms=200, retry=NO_RETRY) as client, \
-            pytest.raises(GatewayTimeout):
+    with KhaltiClient(sandbox.url, TEST_KEY, timeout_ms=200, retry=NO_RETRY) as client, pytest.raises(GatewayTimeout):
         client.lookup("bZQLD9wRVWo4CdESSfuSsB")
     assert time.monotonic() - started < 0.7
 
@@ -227,8 +239,19 @@ def test_an_answer_about_another_pidx_is_refused(client: KhaltiClient, sandbox: 
 
 def test_an_absurd_amount_is_not_an_amount(client: KhaltiClient, sandbox: SandboxServer) -> None:
     pidx = new_pidx(client)
-    fault(sandbox, {"json": {"pidx": pidx, "status": "Completed", "total_amount": 10**30, "fee": 10**20,
-                             "transaction_id": 7, "refunded": "yes"}})
+    fault(
+        sandbox,
+        {
+            "json": {
+                "pidx": pidx,
+                "status": "Completed",
+                "total_amount": 10**30,
+                "fee": 10**20,
+                "transaction_id": 7,
+                "refunded": "yes",
+            }
+        },
+    )
     answer = client.lookup(pidx)
     assert (answer.total_amount, answer.fee, answer.transaction_id, answer.refunded) == (None, None, None, False)
     fault(sandbox, {"json": {"pidx": pidx, "status": "Completed", "total_amount": "²", "fee": "१०"}})
@@ -273,8 +296,10 @@ def test_initiate_is_not_retried_after_a_drop(client: KhaltiClient, sandbox: San
 def test_initiate_is_not_retried_after_a_timeout(sandbox: SandboxServer) -> None:
     # A pure delay still makes the payment: the request reached Khalti, only the answer came late.
     fault(sandbox, {"delay_ms": 600, "count": 3, "path": "initiate"})
-    with KhaltiClient(sandbox.url, TEST_KEY, timeout_ms=200, retry=FAST) as client, \
-            pytest.raises(GatewayTimeout) as info:
+    with (
+        KhaltiClient(sandbox.url, TEST_KEY, timeout_ms=200, retry=FAST) as client,
+        pytest.raises(GatewayTimeout) as info,
+    ):
         client.initiate(PAYLOAD)
     assert info.value.maybe_sent is True
     assert remaining_faults(sandbox)[0]["count"] == 2
@@ -289,6 +314,7 @@ def test_the_key_is_sent_as_key_header(sandbox: SandboxServer) -> None:
     # With `--key`, the sandbox accepts only that key, and only in Khalti's `Key <secret>` form.
     with KhaltiClient(sandbox.url, TEST_KEY, retry=FAST) as client:
         assert client.initiate(PAYLOAD).pidx
-    bearer = httpx.post(f"{sandbox.url}/api/v2/epayment/initiate/", json=PAYLOAD,
-                        headers={"Authorization": f"Bearer {TEST_KEY}"})
+    bearer = httpx.post(
+        f"{sandbox.url}/api/v2/epayment/initiate/", json=PAYLOAD, headers={"Authorization": f"Bearer {TEST_KEY}"}
+    )
     assert bearer.status_code == 401

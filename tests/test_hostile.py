@@ -156,7 +156,7 @@ def test_any_amount_text_is_a_number_or_refused(cli: Cli, text: str) -> None:
 @example(order_id="../../etc/passwd")
 @example(order_id="A" * 64)
 @example(order_id="A" * 65)
-@example(order_id="=HYPERLINK(\"x\")")
+@example(order_id='=HYPERLINK("x")')
 @example(order_id="-rf")
 @example(order_id="Robert'); DROP TABLE payments;--")
 def test_order_ids_round_trip_or_are_refused(cli: Cli, order_id: str) -> None:
@@ -214,8 +214,19 @@ def is_acceptable(text: str, limit: int) -> bool:
 def test_names_round_trip_or_are_refused(cli: Cli, name: str) -> None:
     tried("names")
     order_id = new_id()
-    run = cli("create", "--amount", "1000", "--name", name, "--order-id", order_id, "--customer-name", name,
-              "--reference", name[:100])
+    run = cli(
+        "create",
+        "--amount",
+        "1000",
+        "--name",
+        name,
+        "--order-id",
+        order_id,
+        "--customer-name",
+        name,
+        "--reference",
+        name[:100],
+    )
     never_a_bug(run)
     if not (is_acceptable(name, 200) and is_acceptable(name[:100], 100)):
         assert refused_cleanly(run), (name[:80], run.stderr)
@@ -234,19 +245,58 @@ def test_names_round_trip_or_are_refused(cli: Cli, name: str) -> None:
 
 hostile = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["", "-", "--", "-1", "0", "99999999999999999999", "1e309", "nan", "2026-13-45", "now",
-                     "../x", "/dev/null", "%s%n", "{}", "[]", "a\udcffb", "😀", "क", "--help", "-v"]),
+    st.sampled_from(
+        [
+            "",
+            "-",
+            "--",
+            "-1",
+            "0",
+            "99999999999999999999",
+            "1e309",
+            "nan",
+            "2026-13-45",
+            "now",
+            "../x",
+            "/dev/null",
+            "%s%n",
+            "{}",
+            "[]",
+            "a\udcffb",
+            "😀",
+            "क",
+            "--help",
+            "-v",
+        ]
+    ),
 ).filter(lambda value: "\x00" not in value)  # no program's argv can hold a NUL byte
 TEMPLATES = [
-    ["show", "{}"], ["history", "{}"], ["lookup", "{}"], ["initiate", "{}"], ["refund", "{}", "--yes"],
-    ["refund", "EXISTS", "--amount", "{}", "--yes"], ["refund", "EXISTS", "--mobile", "{}", "--yes"],
-    ["list", "--status", "{}"], ["list", "--since", "{}"], ["list", "--until", "{}"], ["list", "--limit", "{}"],
-    ["list", "--reference", "{}"], ["list", "--columns", "{}"], ["list", "--format", "{}"],
-    ["show", "EXISTS", "--format", "{}"], ["reconcile", "--older-than", "{}"], ["reconcile", "--limit", "{}"],
-    ["reconcile", "--max-time", "{}"], ["reconcile", "--concurrency", "{}"], ["reconcile", "--rate", "{}"],
+    ["show", "{}"],
+    ["history", "{}"],
+    ["lookup", "{}"],
+    ["initiate", "{}"],
+    ["refund", "{}", "--yes"],
+    ["refund", "EXISTS", "--amount", "{}", "--yes"],
+    ["refund", "EXISTS", "--mobile", "{}", "--yes"],
+    ["list", "--status", "{}"],
+    ["list", "--since", "{}"],
+    ["list", "--until", "{}"],
+    ["list", "--limit", "{}"],
+    ["list", "--reference", "{}"],
+    ["list", "--columns", "{}"],
+    ["list", "--format", "{}"],
+    ["show", "EXISTS", "--format", "{}"],
+    ["reconcile", "--older-than", "{}"],
+    ["reconcile", "--limit", "{}"],
+    ["reconcile", "--max-time", "{}"],
+    ["reconcile", "--concurrency", "{}"],
+    ["reconcile", "--rate", "{}"],
     ["create", "--amount", "1000", "--name", "x", "--customer-email", "{}"],
     ["create", "--amount", "1000", "--name", "x", "--customer-phone", "{}"],
-    ["--env", "{}", "list"], ["import", "{}"], ["{}"], ["list", "{}"],
+    ["--env", "{}", "list"],
+    ["import", "{}"],
+    ["{}"],
+    ["list", "{}"],
 ]
 
 
@@ -281,8 +331,16 @@ def test_invalid_utf8_arguments_and_input_from_a_real_shell(run_khalti: Any, iso
 # --- database files -----------------------------------------------------------------------------------------
 
 COMMANDS = [
-    ["list"], ["show", "A1"], ["history", "A1"], ["create", "--amount", "1000", "--name", "B"], ["reconcile"],
-    ["lookup", "A1"], ["initiate", "A1"], ["refund", "A1", "--yes"], ["import", "fees.csv"], ["backup", "copy.db"],
+    ["list"],
+    ["show", "A1"],
+    ["history", "A1"],
+    ["create", "--amount", "1000", "--name", "B"],
+    ["reconcile"],
+    ["lookup", "A1"],
+    ["initiate", "A1"],
+    ["refund", "A1", "--yes"],
+    ["import", "fees.csv"],
+    ["backup", "copy.db"],
 ]
 
 
@@ -326,8 +384,9 @@ def damage(db: Path, how: str) -> None:
     db.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("how", ["garbage-pages", "truncated", "zeroed-header", "text-file", "other-program",
-                                 "newer-schema"])
+@pytest.mark.parametrize(
+    "how", ["garbage-pages", "truncated", "zeroed-header", "text-file", "other-program", "newer-schema"]
+)
 def test_a_bad_database_file_is_refused_and_left_alone(cli: Cli, good_db: Path, isolated: Path, how: str) -> None:
     damage(good_db, how)
     before = digest([good_db])
@@ -353,8 +412,14 @@ def test_a_bad_database_file_is_refused_and_left_alone(cli: Cli, good_db: Path, 
 def mounted_tmpfs(where: Path, size: str) -> Iterator[bool]:
     """A small tmpfs (we are root in CI); yields False where mounting is not allowed."""
     where.mkdir()
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                        capture_output=True).returncode == 0 if shutil.which("mount") else False
+    ok = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+        ).returncode
+        == 0
+        if shutil.which("mount")
+        else False
+    )
     try:
         yield ok
     finally:
@@ -368,8 +433,14 @@ def run_limited(args: list[str], env: dict[str, str], fsize: int | None = None) 
         assert fsize is not None
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
-    proc = subprocess.run([*khalti_exe(), *args], capture_output=True, text=True, env=env, timeout=60,
-                          preexec_fn=limit if fsize is not None else None)
+    proc = subprocess.run(
+        [*khalti_exe(), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        preexec_fn=limit if fsize is not None else None,
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -389,8 +460,10 @@ def test_full_disk_on_a_tiny_tmpfs(cli: Cli, good_db: Path, isolated: Path) -> N
         filler.write_bytes(b"\0" * max(0, free - 8192))  # leave two pages
         before = digest([db])
         env = {**os.environ, "KHALTI_DB": str(db)}
-        for args in (["import", str(big_file(isolated / "big.csv"))],
-                     ["create", "--amount", "1000", "--name", "B" * 150]):
+        for args in (
+            ["import", str(big_file(isolated / "big.csv"))],
+            ["create", "--amount", "1000", "--name", "B" * 150],
+        ):
             tried("full disk")
             run = run_limited(args, env)
             never_a_bug(run)
@@ -438,8 +511,21 @@ def test_read_only_database(cli: Cli, good_db: Path, isolated: Path) -> None:
 def test_files_with_customer_data_are_private(cli: Cli, configured: SandboxServer, isolated: Path) -> None:
     old = os.umask(0o022)  # a typical umask: new files would be world-readable
     try:
-        assert cli("create", "--amount", "1000", "--name", "Fee", "--order-id", "P1", "--customer-name",
-                   "Sita", "--initiate").exit_code == 0
+        assert (
+            cli(
+                "create",
+                "--amount",
+                "1000",
+                "--name",
+                "Fee",
+                "--order-id",
+                "P1",
+                "--customer-name",
+                "Sita",
+                "--initiate",
+            ).exit_code
+            == 0
+        )
         assert cli("reconcile").exit_code == 0  # leaves the reconcile lock file behind
         assert cli("backup", str(isolated / "backup.db")).exit_code == 0
         db = isolated / "khalti.db"

@@ -44,7 +44,9 @@ def test_csv_with_quotes_commas_and_nepali(cli: Cli, isolated: Path) -> None:
     assert (first["amount"], first["amount_paisa"], first["name"]) == ("1500.50", 150050, "Tuition, Mangsir")
     assert first["customer_name"] == "राम बहादुर थापा" and first["customer_phone"] == "9800000001"
     assert (second["name"], second["customer_name"], second["customer_email"]) == (
-        'Bus fee "A" route', "Sita, Sharma", None
+        'Bus fee "A" route',
+        "Sita, Sharma",
+        None,
     )
     assert (third["amount_paisa"], third["reference"], third["status"]) == (150000, None, "created")
     assert "imported 3 payment(s)" in run.stderr
@@ -254,8 +256,15 @@ def test_initiate_without_a_key_imports_nothing(cli: Cli, isolated: Path, monkey
 
 
 def test_initiate_output_as_table_columns(cli: Cli, configured: SandboxServer, isolated: Path) -> None:
-    run = cli("import", write(isolated / "c.csv", GOOD), "--initiate", "--format", "csv",
-              "--columns", "order_id,amount,payment_url")
+    run = cli(
+        "import",
+        write(isolated / "c.csv", GOOD),
+        "--initiate",
+        "--format",
+        "csv",
+        "--columns",
+        "order_id,amount,payment_url",
+    )
     assert run.exit_code == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == "order_id,amount,payment_url"
@@ -272,6 +281,12 @@ def test_jsonl_output_is_the_same_records_as_json(cli: Cli, isolated: Path) -> N
     listed = cli("list", "--format", "json").json()
     assert run.jsonl() == listed[::-1]  # list is newest first; import prints in file order
     assert run.jsonl()[3]["amount"] == "200000.05" and run.jsonl()[3]["name"] == 'Back\\slash "q" fee'
-    chosen = cli("import", write(isolated / "more.csv", "amount,name\n10,Ink\n"), "--format", "jsonl",
-                 "--columns", "name,amount,refunded,payer")
+    chosen = cli(
+        "import",
+        write(isolated / "more.csv", "amount,name\n10,Ink\n"),
+        "--format",
+        "jsonl",
+        "--columns",
+        "name,amount,refunded,payer",
+    )
     assert chosen.jsonl() == [{"name": "Ink", "amount": "10.00", "refunded": False, "payer": None}]

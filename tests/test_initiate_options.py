@@ -26,8 +26,9 @@ def test_qr_goes_to_stderr_and_stdout_stays_the_url(cli: Cli, configured: Sandbo
     assert "█" in run.stderr or "▀" in run.stderr or "\x1b[" in run.stderr
 
 
-def test_open_hands_the_url_to_the_browser(cli: Cli, configured: SandboxServer, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_hands_the_url_to_the_browser(
+    cli: Cli, configured: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
@@ -51,8 +52,9 @@ def test_create_with_initiate_prints_the_url(cli: Cli, configured: SandboxServer
     assert cli("lookup", "CI-1").stdout == "CI-1\tinitiated\n"
 
 
-def test_create_with_initiate_and_no_key_records_nothing(cli: Cli, configured: SandboxServer,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_with_initiate_and_no_key_records_nothing(
+    cli: Cli, configured: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KHALTI_SECRET_KEY")
     run = cli("create", "--amount", "2000", "--name", "Exam fee", "--order-id", "CI-2", "--initiate")
     assert run.exit_code == 4 and "KHALTI_SECRET_KEY" in run.stderr

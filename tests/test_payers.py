@@ -13,8 +13,19 @@ from khalti_cli.sandbox import SandboxServer
 
 
 def add_sita(cli: Cli) -> None:
-    run = cli("payers", "add", "S-101", "--name", "सीता शर्मा", "--class", "Grade 5 B", "--phone", "9800000001",
-              "--email", "sita@example.com")
+    run = cli(
+        "payers",
+        "add",
+        "S-101",
+        "--name",
+        "सीता शर्मा",
+        "--class",
+        "Grade 5 B",
+        "--phone",
+        "9800000001",
+        "--email",
+        "sita@example.com",
+    )
     assert run.exit_code == 0, run.stderr
     assert run.stdout == "S-101\n" and "Payer S-101: added." in run.stderr
 
@@ -46,24 +57,51 @@ def test_add_list_show_and_update(cli: Cli) -> None:
     assert run.exit_code == 3 and "not an email address" in run.stderr
     show = cli("payers", "show", "S-101", "--format", "json").json()
     assert (show["name"], show["group"], show["payments"], show["totals"]["payments"]) == (
-        "सीता शर्मा", "Grade 5 B", [], 0
+        "सीता शर्मा",
+        "Grade 5 B",
+        [],
+        0,
     )
     assert cli("payers", "show", "S-999").exit_code == 3
 
 
 def test_create_with_payer_copies_the_details(cli: Cli) -> None:
     add_sita(cli)
-    run = cli("create", "--amount", "1500", "--name", "Tuition, Mangsir", "--payer", "S-101", "--order-id", "P-1",
-              "--format", "json")
+    run = cli(
+        "create",
+        "--amount",
+        "1500",
+        "--name",
+        "Tuition, Mangsir",
+        "--payer",
+        "S-101",
+        "--order-id",
+        "P-1",
+        "--format",
+        "json",
+    )
     assert run.exit_code == 0, run.stderr
     record = run.json()
     assert (record["customer_name"], record["customer_phone"], record["customer_email"]) == (
-        "सीता शर्मा", "9800000001", "sita@example.com"
+        "सीता शर्मा",
+        "9800000001",
+        "sita@example.com",
     )
     assert (record["reference"], record["payer"]) == ("S-101", "S-101")
     # Given details win over the register's.
-    run = cli("create", "--amount", "200", "--name", "Bus", "--payer", "S-101", "--customer-phone", "9811111111",
-              "--format", "json")
+    run = cli(
+        "create",
+        "--amount",
+        "200",
+        "--name",
+        "Bus",
+        "--payer",
+        "S-101",
+        "--customer-phone",
+        "9811111111",
+        "--format",
+        "json",
+    )
     assert run.json()["customer_phone"] == "9811111111" and run.json()["customer_name"] == "सीता शर्मा"
     run = cli("create", "--amount", "200", "--name", "Bus", "--payer", "S-404")
     assert run.exit_code == 3 and "No payer has reference 'S-404'" in run.stderr
@@ -130,8 +168,14 @@ def test_payers_import_all_or_nothing(cli: Cli, isolated: Path) -> None:
     assert (ram["name"], ram["group"], ram["email"]) == ("Thapa, Ram", "Grade 6 A", "ram@example.com")
     sita = cli("payers", "show", "S-101", "--format", "json").json()
     assert sita["email"] == "sita@example.com"
-    jsonl = cli("payers", "import", "-", "--input-format", "jsonl",
-                input='{"reference": "S-201", "name": "Thapa, Ram", "group": "Grade 7 A"}\n')
+    jsonl = cli(
+        "payers",
+        "import",
+        "-",
+        "--input-format",
+        "jsonl",
+        input='{"reference": "S-201", "name": "Thapa, Ram", "group": "Grade 7 A"}\n',
+    )
     assert jsonl.exit_code == 0 and "1 updated" in jsonl.stderr
 
 
@@ -171,7 +215,10 @@ def test_a_payers_history_and_totals(cli: Cli, configured: SandboxServer, isolat
     }
     listed = cli("list", "--payer", "S-101", "--format", "tsv", "--columns", "order_id,status")
     assert sorted(listed.stdout.splitlines()[1:]) == [
-        "H-1\tcompleted", "H-2\tpartially_refunded", "H-3\tcanceled", "H-4\tinitiated"
+        "H-1\tcompleted",
+        "H-2\tpartially_refunded",
+        "H-3\tcanceled",
+        "H-4\tinitiated",
     ]
     table = cli("list", "--payer", "S-101", "--format", "table")
     assert "S-101: due Rs 1,750.00, paid Rs 1,800.50, refunded Rs 100.00 (4 payment(s) in all)." in table.stderr

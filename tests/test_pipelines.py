@@ -28,18 +28,23 @@ def test_ids_piped_through_a_real_shell(cli: Cli, configured: SandboxServer, iso
         make(cli, f"P-{i}", str(1000 + i))
     make(cli, "DONE", "2000", "Bus", "--initiate")
     exe = " ".join(khalti_exe())
-    script = (
-        f"{exe} list --status created --columns order_id --format tsv | tail -n +2 | head -n 3 | {exe} initiate -"
+    script = f"{exe} list --status created --columns order_id --format tsv | tail -n +2 | head -n 3 | {exe} initiate -"
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60, env=dict(os.environ)
     )
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     urls = proc.stdout.split()
     assert len(urls) == 3 and all(u.startswith(configured.url) for u in urls)
     statuses = {r["order_id"]: r["status"] for r in cli("list", "--format", "json").json()}
     # list is newest first: the three newest created payments got their links.
-    assert statuses == {"P-0": "created", "P-1": "created", "P-2": "initiated", "P-3": "initiated",
-                        "P-4": "initiated", "DONE": "initiated"}
+    assert statuses == {
+        "P-0": "created",
+        "P-1": "created",
+        "P-2": "initiated",
+        "P-3": "initiated",
+        "P-4": "initiated",
+        "DONE": "initiated",
+    }
     # ... and on: pay two in the sandbox, look every open one up by piping, show the paid ones.
     for record in cli("list", "--status", "initiated", "--format", "json").json()[:2]:
         control(configured, record["pidx"], "complete")
@@ -47,8 +52,9 @@ def test_ids_piped_through_a_real_shell(cli: Cli, configured: SandboxServer, iso
         f"{exe} list --status initiated --columns pidx --format tsv | tail -n +2 | {exe} lookup - "
         f"&& {exe} list --status completed --columns order_id,amount --format csv"
     )
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ))
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert sum(line.endswith("\tcompleted") for line in lines) == 2
@@ -70,14 +76,14 @@ def test_ids_piped_in_process(cli: Cli, configured: SandboxServer) -> None:
 
 
 def test_csv_for_a_spreadsheet_is_formula_safe(cli: Cli) -> None:
-    make(cli, "C-1", "1,500.5", "=HYPERLINK(\"http://evil\",\"x\")", "--customer-name", "@SUM(A1)")
+    make(cli, "C-1", "1,500.5", '=HYPERLINK("http://evil","x")', "--customer-name", "@SUM(A1)")
     make(cli, "C-2", "10", "-2 discount, Mangsir", "--customer-phone", "+9779800000001", "--reference", "S-1")
-    make(cli, "C-3", "2500", "Tuition \"B\", कक्षा ५", "--customer-name", "सीता")
+    make(cli, "C-3", "2500", 'Tuition "B", कक्षा ५', "--customer-name", "सीता")
     run = cli("list", "--format", "csv")
     assert run.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     by_id = {r["order_id"]: r for r in rows}
-    assert by_id["C-1"]["name"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert by_id["C-1"]["name"] == '\'=HYPERLINK("http://evil","x")'
     assert by_id["C-1"]["customer_name"] == "'@SUM(A1)"
     assert by_id["C-2"]["name"] == "'-2 discount, Mangsir"
     assert by_id["C-2"]["customer_phone"] == "'+9779800000001"
@@ -112,8 +118,8 @@ def test_search_and_payer_filters(cli: Cli) -> None:
 
 def test_jsonl_is_the_same_records_as_json(cli: Cli, configured: SandboxServer) -> None:
     """`list --format jsonl` is built by SQLite for speed; it must say exactly what the records say."""
-    assert cli("payers", "add", "S-1", "--name", "सीता \"Sita\" \\ Sharma", "--phone", "9800000001").exit_code == 0
-    make(cli, "J-1", "1500.05", "Tuition \"A\" \\ back")
+    assert cli("payers", "add", "S-1", "--name", 'सीता "Sita" \\ Sharma', "--phone", "9800000001").exit_code == 0
+    make(cli, "J-1", "1500.05", 'Tuition "A" \\ back')
     make(cli, "J-2", "2000", "Bus", "--payer", "S-1", "--initiate")
     make(cli, "J-3", "3000", "कक्षा ५ शुल्क", "--initiate")
     pidx = cli("show", "J-3", "--format", "json").json()["pidx"]
@@ -130,9 +136,10 @@ def test_jsonl_is_the_same_records_as_json(cli: Cli, configured: SandboxServer) 
         {k: r[k] for k in cols.split(",")} for r in slow
     ]
     assert list(fast[0]) == list(slow[0])  # same keys in the same order
-    assert cli("list", "--format", "jsonl", "--limit", "1", "--status", "initiated").jsonl() == [
-        r for r in slow if r["status"] == "initiated"
-    ][:1]
+    assert (
+        cli("list", "--format", "jsonl", "--limit", "1", "--status", "initiated").jsonl()
+        == [r for r in slow if r["status"] == "initiated"][:1]
+    )
 
 
 PEAK = """
@@ -155,14 +162,17 @@ def test_list_streams_in_constant_memory(cli: Cli, isolated: Path) -> None:
     (the records themselves would take about 100 MB if they were gathered into a list first)."""
 
     def fill(count: int, start: int) -> None:
-        rows = "".join(f"M-{i},{1000 + i % 5000},Tuition fee for the month of Mangsir,Payer {i}\n"
-                       for i in range(start, start + count))
+        rows = "".join(
+            f"M-{i},{1000 + i % 5000},Tuition fee for the month of Mangsir,Payer {i}\n"
+            for i in range(start, start + count)
+        )
         (isolated / "m.csv").write_text("order_id,amount,name,customer_name\n" + rows, encoding="utf-8")
         assert cli("-q", "import", "m.csv", "--format", "jsonl", "--columns", "order_id").exit_code == 0
 
     def peak(fmt: str) -> int:
-        proc = subprocess.run([sys.executable, "-c", PEAK, fmt], capture_output=True, text=True, timeout=120,
-                              env=dict(os.environ))
+        proc = subprocess.run(
+            [sys.executable, "-c", PEAK, fmt], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+        )
         assert proc.returncode == 0, proc.stderr
         return int(proc.stderr.split()[-1])  # bytes
 

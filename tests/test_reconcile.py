@@ -161,8 +161,9 @@ def test_dry_run_limit_and_older_than(cli: Cli, configured: SandboxServer, isola
     assert statuses(cli) == expected
 
 
-def test_lost_initiate_is_voided(cli: Cli, configured: SandboxServer, isolated: Path,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lost_initiate_is_voided(
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KHALTI_TIMEOUT", "1")
     assert cli("create", "--amount", "1200", "--name", "Lab fee", "--order-id", "LOST-1").exit_code == 0
     fault(configured, {"delay_ms": 1500, "count": 1, "path": "initiate"})
@@ -192,14 +193,24 @@ def test_auth_failure_exits_4(cli: Cli, configured: SandboxServer, monkeypatch: 
 
 def _slow_world(tmp: Path, links: int, latency_ms: int) -> tuple[SandboxServer, dict[str, str]]:
     server = start_sandbox(latency_ms=latency_ms, key=TEST_KEY)
-    env = dict(os.environ, KHALTI_DB=str(tmp / "khalti.db"), KHALTI_BASE_URL=server.url,
-               KHALTI_SECRET_KEY=TEST_KEY, KHALTI_WEBSITE_URL="https://school.example.edu.np")
+    env = dict(
+        os.environ,
+        KHALTI_DB=str(tmp / "khalti.db"),
+        KHALTI_BASE_URL=server.url,
+        KHALTI_SECRET_KEY=TEST_KEY,
+        KHALTI_WEBSITE_URL="https://school.example.edu.np",
+    )
     ids = [f"K-{i}" for i in range(links)]
     for oid in ids:
-        subprocess.run([*khalti_exe(), "create", "--amount", "1000", "--name", "Fee", "--order-id", oid],
-                       env=env, check=True, capture_output=True)
-    proc = subprocess.run([*khalti_exe(), "initiate", "-"], input="\n".join(ids), env=env, check=True,
-                          capture_output=True, text=True)
+        subprocess.run(
+            [*khalti_exe(), "create", "--amount", "1000", "--name", "Fee", "--order-id", oid],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    proc = subprocess.run(
+        [*khalti_exe(), "initiate", "-"], input="\n".join(ids), env=env, check=True, capture_output=True, text=True
+    )
     for i, url in enumerate(proc.stdout.split()):
         if i % 2 == 0:
             server.state.complete(url.split("pidx=")[1])
@@ -209,8 +220,13 @@ def _slow_world(tmp: Path, links: int, latency_ms: int) -> tuple[SandboxServer, 
 def test_second_overlapping_run_exits_75(isolated: Path) -> None:
     server, env = _slow_world(isolated, links=6, latency_ms=400)
     try:
-        first = subprocess.Popen([*khalti_exe(), "reconcile", "--concurrency", "1"], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = subprocess.Popen(
+            [*khalti_exe(), "reconcile", "--concurrency", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)
         second = subprocess.run([*khalti_exe(), "reconcile"], env=env, capture_output=True, text=True)
         assert second.returncode == 75
@@ -225,8 +241,12 @@ def test_sigkill_mid_run_leaves_intact_db_and_next_run_finishes(isolated: Path) 
     server, env = _slow_world(isolated, links=30, latency_ms=100)
     try:
         for delay in (0.35, 0.6, 0.9):
-            proc = subprocess.Popen([*khalti_exe(), "reconcile", "--concurrency", "2"], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [*khalti_exe(), "reconcile", "--concurrency", "2"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -239,8 +259,7 @@ def test_sigkill_mid_run_leaves_intact_db_and_next_run_finishes(isolated: Path) 
             ).fetchone()[0]
             conn.close()
             assert changed == events
-        done = subprocess.run([*khalti_exe(), "reconcile", "--format", "json"], env=env, capture_output=True,
-                              text=True)
+        done = subprocess.run([*khalti_exe(), "reconcile", "--format", "json"], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         conn = sqlite3.connect(isolated / "khalti.db")
         rows = dict(conn.execute("SELECT order_id, status FROM payments").fetchall())
@@ -263,8 +282,12 @@ def test_rate_spaces_the_lookups(cli: Cli, configured: SandboxServer) -> None:
 def test_max_time_stops_starting_lookups(isolated: Path) -> None:
     server, env = _slow_world(isolated, links=8, latency_ms=600)
     try:
-        run = subprocess.run([*khalti_exe(), "reconcile", "--concurrency", "1", "--max-time", "1s",
-                              "--format", "json"], env=env, capture_output=True, text=True)
+        run = subprocess.run(
+            [*khalti_exe(), "reconcile", "--concurrency", "1", "--max-time", "1s", "--format", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 75
         import json
 

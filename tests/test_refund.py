@@ -45,7 +45,11 @@ def test_full_refund(cli: Cli, configured: SandboxServer, isolated: Path) -> Non
     assert (truth["status"], truth["refunded_amount"]) == ("Refunded", 150000)
     after = snapshot(db)
     assert changed_keys(before["payments"]["R-1"], after["payments"]["R-1"]) == {
-        "status", "khalti_status", "refunded", "refunded_paisa", "updated_at"
+        "status",
+        "khalti_status",
+        "refunded",
+        "refunded_paisa",
+        "updated_at",
     }
     assert refund_events(db, "R-1") == ["attempt", "ok"]
     # Khalti's own lookup agrees with what was stored.
@@ -94,8 +98,7 @@ def test_bad_amounts_are_refused_before_sending(cli: Cli, configured: SandboxSer
 
 
 @pytest.mark.parametrize("state", ["created", "initiated", "canceled", "review"])
-def test_only_completed_payments_are_refunded(cli: Cli, configured: SandboxServer, isolated: Path,
-                                               state: str) -> None:
+def test_only_completed_payments_are_refunded(cli: Cli, configured: SandboxServer, isolated: Path, state: str) -> None:
     db = isolated / "khalti.db"
     assert cli("create", "--amount", "1000", "--name", "Fee", "--order-id", "R-5").exit_code == 0
     if state != "created":
@@ -170,8 +173,9 @@ def _run_on_terminal(args: list[str], answer: bytes, env: dict[str, str]) -> tup
 @pytest.mark.parametrize("answer", [b"y\n", b"n\n"])
 def test_confirmation_on_a_terminal(cli: Cli, configured: SandboxServer, isolated: Path, answer: bytes) -> None:
     pidx = completed_payment(cli, configured, "R-8", amount="2000")
-    code, out, terminal = _run_on_terminal(["refund", "R-8", "--amount", "500", "--format", "json"], answer,
-                                           dict(os.environ))
+    code, out, terminal = _run_on_terminal(
+        ["refund", "R-8", "--amount", "500", "--format", "json"], answer, dict(os.environ)
+    )
     assert "Sita Sharma" in terminal and "Rs 500.00 of Rs 2,000.00" in terminal and "R-8" in terminal
     assert code == 0, terminal
     if answer == b"y\n":
@@ -227,8 +231,9 @@ def test_unanswered_refund_that_was_not_made(
     check_invariants(db)
 
 
-def test_rerun_after_a_refund_that_was_made(cli: Cli, configured: SandboxServer, isolated: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rerun_after_a_refund_that_was_made(
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Killed (or cut off) after sending, before recording: the re-run learns it was made and sends nothing."""
     db = isolated / "khalti.db"
     pidx = completed_payment(cli, configured, "R-11")

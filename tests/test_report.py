@@ -53,8 +53,11 @@ def march(cli: Cli, configured: SandboxServer, isolated: Path, nepal_clock: None
     completed_payment(cli, configured, "G", amount="900")  # created in February: not in March's figures
     initiated(cli, "H", "1200")
     # H's link expires in two hours: open, but not "about to expire".
-    backdate(db, "UPDATE payments SET expires_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '+2 hours') "
-                 "WHERE order_id = 'H'", [])
+    backdate(
+        db,
+        "UPDATE payments SET expires_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '+2 hours') WHERE order_id = 'H'",
+        [],
+    )
     day = {"A": "03-02", "B": "03-04", "C": "03-04", "D": "03-10", "E": "03-11", "F": "03-20", "H": "03-31"}
     for oid, when in day.items():
         backdate(db, "UPDATE payments SET created_at = ? WHERE order_id = ?", [f"2026-{when}T04:00:00.000+00:00", oid])
@@ -62,10 +65,18 @@ def march(cli: Cli, configured: SandboxServer, isolated: Path, nepal_clock: None
     for oid, fee in {"A": 4500, "B": 3000, "C": 6000, "G": 2700}.items():
         backdate(db, "UPDATE payments SET fee_paisa = ? WHERE order_id = ?", [fee, oid])
     # When each was seen paid: A on 3 March; B at 20:00 UTC on 5 March, which is 01:45 on 6 March in Nepal.
-    for oid, at in {"A": "2026-03-03T05:00:00.000+00:00", "B": "2026-03-05T20:00:00.000+00:00",
-                    "C": "2026-03-05T06:00:00.000+00:00", "G": "2026-02-11T06:00:00.000+00:00"}.items():
-        backdate(db, "UPDATE events SET at = ? WHERE kind = 'status' AND to_status = 'completed' AND payment_id = "
-                     "(SELECT id FROM payments WHERE order_id = ?)", [at, oid])
+    for oid, at in {
+        "A": "2026-03-03T05:00:00.000+00:00",
+        "B": "2026-03-05T20:00:00.000+00:00",
+        "C": "2026-03-05T06:00:00.000+00:00",
+        "G": "2026-02-11T06:00:00.000+00:00",
+    }.items():
+        backdate(
+            db,
+            "UPDATE events SET at = ? WHERE kind = 'status' AND to_status = 'completed' AND payment_id = "
+            "(SELECT id FROM payments WHERE order_id = ?)",
+            [at, oid],
+        )
     return db
 
 

@@ -32,8 +32,6 @@ VALIDATION = {"error_key": "validation_error"}
 NOT_FOUND = {"detail": "Not found.", "error_key": "validation_error"}
 
 
-
-
 # -- initiate -----------------------------------------------------------------------------
 
 
@@ -94,14 +92,17 @@ DOCUMENTED_ERRORS = [
     ({"amount": True}, {"amount": ["A valid integer is required."]}),
     ({"purchase_order_id": ""}, {"purchase_order_id": ["This field may not be blank."]}),
     ({"purchase_order_name": ""}, {"purchase_order_name": ["This field may not be blank."]}),
-    ({"amount": 1300, "amount_breakdown": [{"label": "Mark Price", "amount": 1000}]},
-     {"amount": ["Amount Breakdown mismatch."]}),
+    (
+        {"amount": 1300, "amount_breakdown": [{"label": "Mark Price", "amount": 1000}]},
+        {"amount": ["Amount Breakdown mismatch."]},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("change", "errors"), DOCUMENTED_ERRORS)
-def test_documented_validation_errors(api: httpx.Client, sandbox: SandboxServer,
-                                      change: dict[str, Any], errors: dict[str, Any]) -> None:
+def test_documented_validation_errors(
+    api: httpx.Client, sandbox: SandboxServer, change: dict[str, Any], errors: dict[str, Any]
+) -> None:
     response = api.post(INITIATE, json={**DOCS_SAMPLE_BODY, **change})
     assert response.status_code == 400
     assert response.json() == {**errors, **VALIDATION}
@@ -109,8 +110,9 @@ def test_documented_validation_errors(api: httpx.Client, sandbox: SandboxServer,
 
 
 def test_all_field_errors_come_together(api: httpx.Client) -> None:
-    response = api.post(INITIATE, json={"return_url": "", "website_url": None, "amount": "ten",
-                                        "purchase_order_name": "  "})
+    response = api.post(
+        INITIATE, json={"return_url": "", "website_url": None, "amount": "ten", "purchase_order_name": "  "}
+    )
     assert response.status_code == 400
     assert response.json() == {
         "return_url": ["This field may not be blank."],
@@ -125,35 +127,58 @@ def test_all_field_errors_come_together(api: httpx.Client) -> None:
 def test_empty_object_reports_every_required_field(api: httpx.Client) -> None:
     required = ["This field is required."]
     assert api.post(INITIATE, json={}).json() == {
-        "return_url": required, "website_url": required, "amount": required,
-        "purchase_order_id": required, "purchase_order_name": required, "error_key": "validation_error",
+        "return_url": required,
+        "website_url": required,
+        "amount": required,
+        "purchase_order_id": required,
+        "purchase_order_name": required,
+        "error_key": "validation_error",
     }
 
 
-@pytest.mark.parametrize("url", ["http://localhost:8000/fees/return", "http://127.0.0.1:8000/",
-                                 "https://school.edu.np/pay?term=2", "http://[::1]:8080/x",
-                                 "https://example.com"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000/fees/return",
+        "http://127.0.0.1:8000/",
+        "https://school.edu.np/pay?term=2",
+        "http://[::1]:8080/x",
+        "https://example.com",
+    ],
+)
 def test_valid_urls(api: httpx.Client, url: str) -> None:
     initiate(api, return_url=url, website_url=url)
 
 
-@pytest.mark.parametrize("url", ["example.com", "ftp://example.com/", "http://", "http://exa mple.com/",
-                                 "javascript:alert(1)", "http://localhost:99999/", "https://intranet/",
-                                 "http://300.1.1.1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "example.com",
+        "ftp://example.com/",
+        "http://",
+        "http://exa mple.com/",
+        "javascript:alert(1)",
+        "http://localhost:99999/",
+        "https://intranet/",
+        "http://300.1.1.1/",
+    ],
+)
 def test_invalid_urls(api: httpx.Client, url: str) -> None:
     response = api.post(INITIATE, json={**DOCS_SAMPLE_BODY, "return_url": url})
     assert response.json() == {"return_url": ["Enter a valid URL."], **VALIDATION}
 
 
 def test_breakdown_that_adds_up_is_accepted(api: httpx.Client) -> None:
-    initiate(api, amount=10000, amount_breakdown=[{"label": "Fee", "amount": "10000"},
-                                                  {"label": "Discount", "amount": 0}])
+    initiate(
+        api, amount=10000, amount_breakdown=[{"label": "Fee", "amount": "10000"}, {"label": "Discount", "amount": 0}]
+    )
 
 
 def test_breakdown_mismatch_is_reported_only_when_fields_are_valid(api: httpx.Client) -> None:
     # DRF runs the object-level check only after every field passed.
-    response = api.post(INITIATE, json={**DOCS_SAMPLE_BODY, "purchase_order_id": "",
-                                        "amount_breakdown": [{"label": "x", "amount": 1}]})
+    response = api.post(
+        INITIATE, json={**DOCS_SAMPLE_BODY, "purchase_order_id": "", "amount_breakdown": [{"label": "x", "amount": 1}]}
+    )
     assert response.json() == {"purchase_order_id": ["This field may not be blank."], **VALIDATION}
 
 
@@ -171,8 +196,7 @@ def test_nan_is_not_json(api: httpx.Client) -> None:
 def test_json_that_is_not_an_object(api: httpx.Client) -> None:
     response = api.post(INITIATE, json=[1, 2])
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."],
-                               **VALIDATION}
+    assert response.json() == {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."], **VALIDATION}
 
 
 @pytest.mark.parametrize("path", [INITIATE, LOOKUP, LOOKUP.rstrip("/"), refund_path("abc")])
@@ -190,8 +214,10 @@ AUTH_CASES = [
     (KEY, NOT_PROVIDED),  # the raw key, without the keyword
     (f"Bearer {KEY}", NOT_PROVIDED),
     ("Key", {"detail": "Invalid token header. No credentials provided.", "status_code": 401}),
-    (f"Key {KEY} extra", {"detail": "Invalid token header. Token string should not contain spaces.",
-                          "status_code": 401}),
+    (
+        f"Key {KEY} extra",
+        {"detail": "Invalid token header. Token string should not contain spaces.", "status_code": 401},
+    ),
     ("Key live_secret_key_wrong", {"detail": "Invalid token.", "status_code": 401}),
 ]
 
@@ -299,8 +325,10 @@ def test_full_refund(api: httpx.Client, sandbox: SandboxServer) -> None:
     response = api.post(refund_path(txn))
     assert (response.status_code, response.json()) == (200, {"detail": "Transaction refund successful."})
     answer = lookup(api, pidx)
-    assert (answer.status_code, answer.json()) == (200, lookup_body(pidx, "Refunded", total=5000, txn=txn,
-                                                                      refunded=True))
+    assert (answer.status_code, answer.json()) == (
+        200,
+        lookup_body(pidx, "Refunded", total=5000, txn=txn, refunded=True),
+    )
     again = api.post(refund_path(txn))
     assert again.status_code == 400
     assert again.json()["error_key"] == "validation_error" and "Refunded" in again.json()["detail"]
@@ -309,12 +337,13 @@ def test_full_refund(api: httpx.Client, sandbox: SandboxServer) -> None:
 def test_two_partial_refunds_then_too_much(api: httpx.Client, sandbox: SandboxServer) -> None:
     pidx, txn = _paid(api, sandbox)
     assert api.post(refund_path(txn), json={"amount": 2000}).status_code == 200
-    assert lookup(api, pidx).json() == lookup_body(pidx, "Partially Refunded", total=5000, txn=txn,
-                                                   refunded=True)
+    assert lookup(api, pidx).json() == lookup_body(pidx, "Partially Refunded", total=5000, txn=txn, refunded=True)
     too_much = api.post(refund_path(txn).rstrip("/"), json={"amount": 3001, "mobile": "9800000001"})
     assert too_much.status_code == 400
-    assert too_much.json() == {"detail": f"Refund amount 3001 paisa is more than the 3000 paisa left to "
-                                         f"refund on payment {pidx}.", "error_key": "validation_error"}
+    assert too_much.json() == {
+        "detail": f"Refund amount 3001 paisa is more than the 3000 paisa left to refund on payment {pidx}.",
+        "error_key": "validation_error",
+    }
     assert api.post(refund_path(txn), json={"amount": 3000}).status_code == 200
     assert lookup(api, pidx).json()["status"] == "Refunded"
 
@@ -339,8 +368,11 @@ def test_refund_of_an_unknown_transaction(api: httpx.Client) -> None:
 def test_urllib_client(sandbox: SandboxServer) -> None:
     def post(path: str, payload: dict[str, Any]) -> tuple[int, Any]:
         request = urllib.request.Request(
-            sandbox.url + path, data=json.dumps(payload).encode(), method="POST",
-            headers={"Authorization": f"Key {KEY}", "Content-Type": "application/json"})
+            sandbox.url + path,
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Authorization": f"Key {KEY}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.load(response)

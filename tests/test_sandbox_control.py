@@ -69,15 +69,21 @@ def test_control_errors(api: httpx.Client) -> None:
     api.post(f"/sandbox/payments/{pidx}/expire")
     impossible = api.post(f"/sandbox/payments/{pidx}/complete")
     assert impossible.status_code == 409
-    assert impossible.json() == {"error": f"cannot complete payment {pidx}: it is Expired; "
-                                          "only Initiated or Pending payments can be"}
+    assert impossible.json() == {
+        "error": f"cannot complete payment {pidx}: it is Expired; only Initiated or Pending payments can be"
+    }
     assert api.post(f"/sandbox/payments/{pidx}/refund").status_code == 409
 
 
 def test_state_in_process() -> None:
     state = SandboxState(ttl=60)
-    created = state.initiate(amount=2500, purchase_order_id="A1", purchase_order_name="Bus fee",
-                             return_url="http://localhost/r", website_url="http://localhost/")
+    created = state.initiate(
+        amount=2500,
+        purchase_order_id="A1",
+        purchase_order_name="Bus fee",
+        return_url="http://localhost/r",
+        website_url="http://localhost/",
+    )
     pidx = created["pidx"]
     copy = state.get(pidx)
     assert copy is not None
@@ -150,8 +156,7 @@ def test_delay_fault_then_real_work(sandbox: SandboxServer, api: httpx.Client) -
     assert sandbox.state.get(body["pidx"]) is not None
 
 
-def test_delay_fault_models_a_timeout_after_the_request_was_sent(sandbox: SandboxServer,
-                                                                 api: httpx.Client) -> None:
+def test_delay_fault_models_a_timeout_after_the_request_was_sent(sandbox: SandboxServer, api: httpx.Client) -> None:
     _fault(api, {"delay_ms": 400})
     with pytest.raises(httpx.ReadTimeout):
         api.post(INITIATE, json=DOCS_SAMPLE_BODY, timeout=0.1)
@@ -164,9 +169,11 @@ def test_drop_fault_closes_without_a_response(sandbox: SandboxServer, api: httpx
     _fault(api, {"drop": True, "count": 2})
     with pytest.raises(httpx.RemoteProtocolError):
         api.post(INITIATE, json=DOCS_SAMPLE_BODY)
-    request = urllib.request.Request(sandbox.url + INITIATE, data=json.dumps(DOCS_SAMPLE_BODY).encode(),
-                                     headers={"Authorization": f"Key {KEY}",
-                                              "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        sandbox.url + INITIATE,
+        data=json.dumps(DOCS_SAMPLE_BODY).encode(),
+        headers={"Authorization": f"Key {KEY}", "Content-Type": "application/json"},
+    )
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(request, timeout=5)
     assert sandbox.state.all() == []

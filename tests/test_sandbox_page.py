@@ -14,18 +14,35 @@ from khalti_cli.sandbox import SandboxServer
 from khalti_cli.sandbox.callback import mask_mobile
 from khalti_cli.sandbox.page import rupees
 
-SUCCESS_ORDER = ["pidx", "txnId", "amount", "total_amount", "status", "mobile", "tidx", "purchase_order_id",
-                 "purchase_order_name", "transaction_id"]
-CANCEL_ORDER = ["pidx", "transaction_id", "tidx", "amount", "total_amount", "mobile", "status",
-                "purchase_order_id", "purchase_order_name"]
+SUCCESS_ORDER = [
+    "pidx",
+    "txnId",
+    "amount",
+    "total_amount",
+    "status",
+    "mobile",
+    "tidx",
+    "purchase_order_id",
+    "purchase_order_name",
+    "transaction_id",
+]
+CANCEL_ORDER = [
+    "pidx",
+    "transaction_id",
+    "tidx",
+    "amount",
+    "total_amount",
+    "mobile",
+    "status",
+    "purchase_order_id",
+    "purchase_order_name",
+]
 
 
 def _state(sandbox: SandboxServer, pidx: str) -> dict[str, Any]:
     payment = sandbox.state.get(pidx)
     assert payment is not None
     return payment
-
-
 
 
 @pytest.fixture
@@ -58,8 +75,13 @@ def test_page_shows_order_and_amount_escaped(api: httpx.Client, browser: httpx.C
 
 def test_pay_flow(api: httpx.Client, browser: httpx.Client, sandbox: SandboxServer) -> None:
     with merchant_site() as (site, hits):
-        created = initiate(api, return_url=f"{site}/fees/return?school=7", amount=150050,
-                           purchase_order_id="INV-1", purchase_order_name="Term 2 fee")
+        created = initiate(
+            api,
+            return_url=f"{site}/fees/return?school=7",
+            amount=150050,
+            purchase_order_id="INV-1",
+            purchase_order_name="Term 2 fee",
+        )
         pidx = created["pidx"]
         assert browser.get(created["payment_url"]).status_code == 200
 
@@ -81,15 +103,24 @@ def test_pay_flow(api: httpx.Client, browser: httpx.Client, sandbox: SandboxServ
         assert [k for k, _ in params[1:]] == SUCCESS_ORDER
         values = dict(params)
         txn = _state(sandbox, pidx)["transaction_id"]
-        assert values == {"school": "7", "pidx": pidx, "txnId": txn, "amount": "150050",
-                          "total_amount": "150050", "status": "Completed", "mobile": "98XXXXX001",
-                          "tidx": txn, "purchase_order_id": "INV-1", "purchase_order_name": "Term 2 fee",
-                          "transaction_id": txn}
+        assert values == {
+            "school": "7",
+            "pidx": pidx,
+            "txnId": txn,
+            "amount": "150050",
+            "total_amount": "150050",
+            "status": "Completed",
+            "mobile": "98XXXXX001",
+            "tidx": txn,
+            "purchase_order_id": "INV-1",
+            "purchase_order_name": "Term 2 fee",
+            "transaction_id": txn,
+        }
 
         # Follow the redirect like a browser: the merchant gets the GET with the same query.
         followed = browser.get(location)
         assert followed.text == "thanks"
-        assert hits == [location[len(site):]]
+        assert hits == [location[len(site) :]]
 
     assert lookup(api, pidx).json() == lookup_body(pidx, "Completed", total=150050, txn=txn)
     assert "already been paid" in browser.get(created["payment_url"]).text
@@ -107,17 +138,24 @@ def test_cancel_flow(api: httpx.Client, browser: httpx.Client) -> None:
     assert location.startswith("http://example.com/?pidx=")
     assert "status=User+canceled" in location
     params = parse_qsl(urlsplit(location).query, keep_blank_values=True)
-    assert params == [("pidx", pidx), ("transaction_id", ""), ("tidx", ""), ("amount", "1000"),
-                      ("total_amount", "1000"), ("mobile", ""), ("status", "User canceled"),
-                      ("purchase_order_id", "test12"), ("purchase_order_name", "test")]
+    assert params == [
+        ("pidx", pidx),
+        ("transaction_id", ""),
+        ("tidx", ""),
+        ("amount", "1000"),
+        ("total_amount", "1000"),
+        ("mobile", ""),
+        ("status", "User canceled"),
+        ("purchase_order_id", "test12"),
+        ("purchase_order_name", "test"),
+    ]
     assert [k for k, _ in params] == CANCEL_ORDER
     answer = lookup(api, pidx)
     assert (answer.status_code, answer.json()) == (400, lookup_body(pidx, "User canceled"))
     assert "canceled" in browser.get(created["payment_url"]).text
 
 
-def test_pages_for_links_that_cannot_be_paid(api: httpx.Client, browser: httpx.Client,
-                                             sandbox: SandboxServer) -> None:
+def test_pages_for_links_that_cannot_be_paid(api: httpx.Client, browser: httpx.Client, sandbox: SandboxServer) -> None:
     expired = initiate(api)
     sandbox.state.expire(expired["pidx"])
     page = browser.get(expired["payment_url"])
@@ -133,5 +171,9 @@ def test_pages_for_links_that_cannot_be_paid(api: httpx.Client, browser: httpx.C
 
 def test_rupees_and_mask_helpers() -> None:
     assert [rupees(p) for p in (1000, 100, 150050, 123456789)] == [
-        "Rs. 10.00", "Rs. 1.00", "Rs. 1,500.50", "Rs. 1,234,567.89"]
+        "Rs. 10.00",
+        "Rs. 1.00",
+        "Rs. 1,500.50",
+        "Rs. 1,234,567.89",
+    ]
     assert mask_mobile("9800000904") == "98XXXXX904"

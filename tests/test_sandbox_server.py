@@ -108,7 +108,7 @@ def test_quiet_when_clients_hang_up(capfd: pytest.CaptureFixture[str]) -> None:
     with start_sandbox(key=KEY, latency_ms=100) as server:
         host, port = server.url.removeprefix("http://").split(":")
         for payload in (
-            b"POST /api/v2/epayment/lookup/ HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"pidx\":1}\n",
+            b'POST /api/v2/epayment/lookup/ HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{"pidx":1}\n',
             b"POST /api/v2/epayment/lookup/ HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{",  # short body
             b"GET / HTTP/1.1\r\nHo",  # half a request
         ):
@@ -153,8 +153,9 @@ def test_serve_blocks_until_interrupted(tmp_path: Path) -> None:
     )
     root = str(Path(khalti_cli.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

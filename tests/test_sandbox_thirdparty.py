@@ -15,13 +15,18 @@ from khalti_cli.sandbox import SandboxServer
 nepal_gateways = pytest.importorskip("nepal_gateways")
 
 
-
 def _client(sandbox: SandboxServer) -> Any:
     from nepal_gateways import KhaltiClient
 
-    client = KhaltiClient({"mode": "sandbox", "live_secret_key": KEY, "timeout": 10,
-                           "return_url_config": "http://localhost:8000/return",
-                           "website_url_config": "http://localhost:8000/"})
+    client = KhaltiClient(
+        {
+            "mode": "sandbox",
+            "live_secret_key": KEY,
+            "timeout": 10,
+            "return_url_config": "http://localhost:8000/return",
+            "website_url_config": "http://localhost:8000/",
+        }
+    )
     # Its base URL is hard-wired to dev.khalti.com; point both endpoints at the sandbox.
     client.initiation_endpoint = f"{sandbox.url}/api/v2/epayment/initiate/"
     client.lookup_endpoint = f"{sandbox.url}/api/v2/epayment/lookup/"
@@ -40,7 +45,11 @@ def test_initiate_and_lookup_through_khalticlient(sandbox: SandboxServer) -> Non
     txn = sandbox.state.complete(pidx)["transaction_id"]
     paid = client.verify_payment({"pidx": pidx})
     assert (paid.is_successful, paid.status_code, paid.verified_amount, paid.transaction_id) == (
-        True, "Completed", 1300, txn)
+        True,
+        "Completed",
+        1300,
+        txn,
+    )
 
 
 def test_its_known_flaw_with_http_400_lookups(sandbox: SandboxServer) -> None:

@@ -38,8 +38,9 @@ class Recorder:
         self.cli = cli
         self.runs: list[tuple[tuple[str, ...], Run]] = []
 
-    def __call__(self, *args: str, code: int | None = 0, input: str | None = None,
-                 env: dict[str, str] | None = None) -> Run:
+    def __call__(
+        self, *args: str, code: int | None = 0, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Run:
         run = self.cli(*args, input=input, env=env)
         self.runs.append((args, run))
         if code is not None:
@@ -92,8 +93,22 @@ def test_the_key_stays_secret_everywhere(
     server, log = logged
     run = Recorder(cli)
     for n, verbose in enumerate(((), ("-v",), ("-vv",))):
-        run(*verbose, "create", "--amount", "1500", "--name", "Grade 5", "--order-id", f"A{n}",
-            "--customer-name", "Ram", "--customer-email", "ram@example.com", "--customer-phone", "9800000001")
+        run(
+            *verbose,
+            "create",
+            "--amount",
+            "1500",
+            "--name",
+            "Grade 5",
+            "--order-id",
+            f"A{n}",
+            "--customer-name",
+            "Ram",
+            "--customer-email",
+            "ram@example.com",
+            "--customer-phone",
+            "9800000001",
+        )
         run(*verbose, "create", "--amount", "2000", "--name", "Bus", "--order-id", f"B{n}", "--initiate")
     run("-vv", "create", "--amount", "10", "--name", "x", "--order-id", "J", "--format", "json")
     for fmt in FORMATS:
@@ -199,13 +214,15 @@ def test_settings_never_show_the_key(isolated: Path) -> None:
     assert settings.require_key() == SECRET
 
 
-def test_installed_program_error_paths(run_khalti: Any, env: SandboxServer,
-                                      logged: tuple[SandboxServer, io.StringIO], isolated: Path) -> None:
+def test_installed_program_error_paths(
+    run_khalti: Any, env: SandboxServer, logged: tuple[SandboxServer, io.StringIO], isolated: Path
+) -> None:
     import os
 
     environ = {k: v for k, v in os.environ.items() if k.startswith("KHALTI_")}
-    runs = [run_khalti("-vv", "create", "--amount", "1500", "--name", "fee", "--order-id", "A", "--initiate",
-                       env=environ)]
+    runs = [
+        run_khalti("-vv", "create", "--amount", "1500", "--name", "fee", "--order-id", "A", "--initiate", env=environ)
+    ]
     assert runs[0].exit_code == 0, runs[0].stderr
     runs.append(run_khalti("-vv", "lookup", "A", env={**environ, "KHALTI_SECRET_KEY": WRONG}))
     down = {**environ, "KHALTI_BASE_URL": f"http://127.0.0.1:{closed_port()}"}

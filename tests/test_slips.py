@@ -28,8 +28,18 @@ def decode_qr(path: Path) -> list[str]:
 
 def test_slip_qr_decodes_to_the_payment_url(cli: Cli, configured: SandboxServer, isolated: Path, school: str) -> None:
     assert cli("payers", "add", "S-101", "--name", "सीता शर्मा", "--class", "Grade 5").exit_code == 0
-    made = cli("create", "--amount", "1,500.50", "--name", "मंसिर शिक्षण शुल्क", "--payer", "S-101",
-               "--order-id", "SL/1#a", "--initiate")
+    made = cli(
+        "create",
+        "--amount",
+        "1,500.50",
+        "--name",
+        "मंसिर शिक्षण शुल्क",
+        "--payer",
+        "S-101",
+        "--order-id",
+        "SL/1#a",
+        "--initiate",
+    )
     assert made.exit_code == 0, made.stderr
     url = made.stdout.strip()
     run = cli("slips", "SL/1#a", "--out", "slips")
@@ -59,9 +69,15 @@ def test_devanagari_is_drawn_with_real_glyphs() -> None:
 def test_slip_shows_the_details(configured: SandboxServer) -> None:
     """Rendered twice with a different payer name: the pictures differ where the name is drawn."""
     record = {
-        "order_id": "X-1", "name": "Tuition", "amount_paisa": 150050, "customer_name": "सीता शर्मा",
-        "payer": "S-1", "reference": "S-1", "payment_url": configured.url + "/?pidx=abc",
-        "expires_at": "2026-11-27T06:45:00.000+00:00", "status": "initiated",
+        "order_id": "X-1",
+        "name": "Tuition",
+        "amount_paisa": 150050,
+        "customer_name": "सीता शर्मा",
+        "payer": "S-1",
+        "reference": "S-1",
+        "payment_url": configured.url + "/?pidx=abc",
+        "expires_at": "2026-11-27T06:45:00.000+00:00",
+        "status": "initiated",
     }
     one = slips.render_slip(record, "School")
     other = slips.render_slip({**record, "customer_name": "राम थापा"}, "School")

@@ -52,8 +52,7 @@ def started(cli: Cli, order_id: str = "ORD-1") -> str:
 
 
 def lookup_body(pidx: str, status: str, total: int = PAISA, txn: str | None = None) -> dict[str, Any]:
-    return {"pidx": pidx, "total_amount": total, "status": status, "transaction_id": txn, "fee": 0,
-            "refunded": False}
+    return {"pidx": pidx, "total_amount": total, "status": status, "transaction_id": txn, "fee": 0, "refunded": False}
 
 
 # -- the plain rows ------------------------------------------------------------------------------
@@ -152,8 +151,17 @@ def test_canceled(cli: Cli, configured: SandboxServer) -> None:
 
 def test_failed_when_khalti_rejects_initiate(cli: Cli, configured: SandboxServer) -> None:
     create(cli)
-    fault(configured, {"json": {"amount": ["Amount should be greater than Rs. 10, that is 1000 paisa."],
-                                "error_key": "validation_error"}, "status": 400, "path": "initiate"})
+    fault(
+        configured,
+        {
+            "json": {
+                "amount": ["Amount should be greater than Rs. 10, that is 1000 paisa."],
+                "error_key": "validation_error",
+            },
+            "status": 400,
+            "path": "initiate",
+        },
+    )
     run = cli("initiate", "ORD-1")
     assert run.exit_code == 3
     assert run.stdout == ""
@@ -307,8 +315,14 @@ def test_reinitiate_after_expired_or_canceled_keeps_the_old_link(
 
 def test_reinitiate_after_failed(cli: Cli, configured: SandboxServer) -> None:
     create(cli)
-    fault(configured, {"json": {"amount": ["A valid integer is required."], "error_key": "validation_error"},
-                       "status": 400, "path": "initiate"})
+    fault(
+        configured,
+        {
+            "json": {"amount": ["A valid integer is required."], "error_key": "validation_error"},
+            "status": 400,
+            "path": "initiate",
+        },
+    )
     assert cli("initiate", "ORD-1").exit_code == 3
     assert show(cli)["status"] == "failed"
     pidx = initiate(cli)
@@ -352,8 +366,10 @@ def test_completed_cannot_be_initiated_again(cli: Cli, configured: SandboxServer
 # -- Khalti's letter case ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("word", ["Partially Refunded", "Partially refunded", "PARTIALLY REFUNDED",
-                                  "partially refunded", "partially  Refunded"])
+@pytest.mark.parametrize(
+    "word",
+    ["Partially Refunded", "Partially refunded", "PARTIALLY REFUNDED", "partially refunded", "partially  Refunded"],
+)
 def test_partially_refunded_in_any_letter_case(cli: Cli, configured: SandboxServer, word: str) -> None:
     pidx = started(cli)
     fault(configured, {"json": lookup_body(pidx, word, txn="GFq9PFS7b2iYvL8Lir9oXe"), "path": "lookup"})
@@ -363,16 +379,28 @@ def test_partially_refunded_in_any_letter_case(cli: Cli, configured: SandboxServ
 
 
 def test_every_status_is_covered() -> None:
-    covered = {"created", "initiated", "pending", "completed", "partially_refunded", "refunded", "expired",
-               "canceled", "failed", "review"}
+    covered = {
+        "created",
+        "initiated",
+        "pending",
+        "completed",
+        "partially_refunded",
+        "refunded",
+        "expired",
+        "canceled",
+        "failed",
+        "review",
+    }
     assert set(STATUSES) == covered
 
 
 @pytest.mark.parametrize("total", [10**30, "99999999999999999999999", -1, None, "1500.50"])
 def test_completed_with_an_unusable_amount_goes_to_review(cli: Cli, configured: SandboxServer, total: Any) -> None:
     pidx = started(cli)
-    fault(configured, {"json": lookup_body(pidx, "Completed", total=total, txn="GFq9PFS7b2iYvL8Lir9oXe"),
-                       "path": "lookup"})
+    fault(
+        configured,
+        {"json": lookup_body(pidx, "Completed", total=total, txn="GFq9PFS7b2iYvL8Lir9oXe"), "path": "lookup"},
+    )
     run = cli("lookup", "ORD-1")
     assert (run.exit_code, run.stdout) == (5, "ORD-1\treview\n"), run.stderr
     assert "mismatch" in show(cli)["review_reason"].lower()

@@ -23,6 +23,8 @@ def backup(
 
     st = state(ctx)
     result = run(st.settings().db_path, file, force=force)
-    st.say(f"Backed up {result.payments} payment(s) to {result.path} ({result.bytes:,} bytes, "
-           f"{result.seconds:.1f} s); integrity check ok.")
+    st.say(
+        f"Backed up {result.payments} payment(s) to {result.path} ({result.bytes:,} bytes, "
+        f"{result.seconds:.1f} s); integrity check ok."
+    )
     sys.stdout.write(f"{result.path}\n")

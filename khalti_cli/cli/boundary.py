@@ -48,8 +48,10 @@ class KhaltiGroup(TyperGroup):
                 raise
             if isinstance(exc, UnicodeEncodeError) and "surrogates" in str(exc.reason):
                 # Bytes that are not UTF-8 in an argument or input reach SQLite as lone surrogates.
-                _error("Some text given to khalti is not valid UTF-8 (an argument, a line of input or a file "
-                       "with stray bytes). Nothing was changed; fix the text and try again.")
+                _error(
+                    "Some text given to khalti is not valid UTF-8 (an argument, a line of input or a file "
+                    "with stray bytes). Nothing was changed; fix the text and try again."
+                )
                 raise typer.Exit(int(ExitCode.INVALID)) from None
             if _verbose(ctx):
                 traceback.print_exc(file=sys.stderr)

@@ -66,7 +66,12 @@ def import_file(
         write_records(records, out_fmt, columns=chosen, color=st.stdout_color())
     elif do_initiate and (result.imported or (result.skipped and not (result.bad and not skip_invalid))):
         results = importer.initiate_range(
-            store, st.settings(), st.gateway, result.first_id, result.last_id, concurrency=concurrency,
+            store,
+            st.settings(),
+            st.gateway,
+            result.first_id,
+            result.last_id,
+            concurrency=concurrency,
             skipped=result.skipped,
         )
         made: list[dict[str, Any]] = []

@@ -90,9 +90,8 @@ def import_payers(
     elif not result.stored:
         st.warn(f"Error: {len(result.bad)} bad row(s) in {result.source}; nothing was stored.")
     else:
-        message = (
-            f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged"
-            + (f", {len(result.bad)} bad row(s) left out." if result.bad else ".")
+        message = f"{result.source}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged" + (
+            f", {len(result.bad)} bad row(s) left out." if result.bad else "."
         )
         (st.warn if result.bad else st.say)(message)
     raise typer.Exit(int(result.exit_code))
@@ -145,16 +144,23 @@ def _show_table(record: dict[str, Any], color: bool) -> None:
     console.print(details)
     console.print(Text("\nPayments", style="bold" if color else ""))
     write_records(
-        record["payments"], "table", out=sys.stdout,
-        columns=("order_id", "name", "amount", "status", "created_at"), color=color,
+        record["payments"],
+        "table",
+        out=sys.stdout,
+        columns=("order_id", "name", "amount", "status", "created_at"),
+        color=color,
     )
     t = record["totals"]
     console.print(Text("\nTotals", style="bold" if color else ""))
     totals = Table(show_header=False, box=None, pad_edge=False)
     totals.add_column()
     totals.add_column(justify="right")
-    for label, key in (("Due (not paid yet)", "due_paisa"), ("Paid", "paid_paisa"), ("Refunded", "refunded_paisa"),
-                       ("Waiting for review", "review_paisa")):
+    for label, key in (
+        ("Due (not paid yet)", "due_paisa"),
+        ("Paid", "paid_paisa"),
+        ("Refunded", "refunded_paisa"),
+        ("Waiting for review", "review_paisa"),
+    ):
         totals.add_row(Text(label), Text(format_rupees(t[key])))
     totals.add_row(Text("Payments"), Text(str(t["payments"])))
     console.print(totals)

@@ -45,8 +45,14 @@ def create(
         st.settings().require_urls()
         st.settings().require_key()
     new = payments.new_payment(
-        amount=amount, name=name, order_id=order_id, customer_name=customer_name,
-        customer_email=customer_email, customer_phone=customer_phone, reference=reference, payer=payer,
+        amount=amount,
+        name=name,
+        order_id=order_id,
+        customer_name=customer_name,
+        customer_email=customer_email,
+        customer_phone=customer_phone,
+        reference=reference,
+        payer=payer,
     )
     if new.payer_ref:
         from khalti_cli.services.payers import fill_from_register
@@ -88,7 +94,12 @@ def initiate(
         done = [r.order_id for r in results if r.payment_url]
         st.say(f"Waiting for {len(done)} payment(s) to finish (Ctrl-C to stop waiting)...")
         final = wait_until_final(
-            st.store(), st.settings(), st.gateway, done, timeout_s=wait_timeout, interval_s=interval,
+            st.store(),
+            st.settings(),
+            st.gateway,
+            done,
+            timeout_s=wait_timeout,
+            interval_s=interval,
             on_status=lambda oid, status: st.say(f"{oid}: {status}"),
         )
         codes = {code}

@@ -39,8 +39,7 @@ def list_payments(
     fmt = resolve_format(check_format(fmt))
     for s in status:
         if s not in STATUSES:
-            raise typer.BadParameter(f"{s!r} is not a status; use one of {', '.join(STATUSES)}.",
-                                     param_hint="--status")
+            raise typer.BadParameter(f"{s!r} is not a status; use one of {', '.join(STATUSES)}.", param_hint="--status")
     chosen = _columns(columns, RECORD_KEYS)
     if chosen is None and fmt == "table":
         chosen = list(TABLE_COLUMNS)
@@ -50,8 +49,13 @@ def list_payments(
     from khalti_cli.services.listing import PaymentFilter
 
     flt = PaymentFilter(
-        statuses=status, since=parse_date(since, "--since"), until=parse_date(until, "--until", end=True),
-        reference=reference, search=search, payer=payer, limit=limit,
+        statuses=status,
+        since=parse_date(since, "--since"),
+        until=parse_date(until, "--until", end=True),
+        reference=reference,
+        search=search,
+        payer=payer,
+        limit=limit,
     )
     if fmt == "jsonl":  # JSON made by SQLite, written in big chunks: 100,000 records in under a second
         from khalti_cli.services.listing import list_json_lines
@@ -69,8 +73,10 @@ def list_payments(
         from khalti_cli.services.payers import totals
 
         t = totals(st.store(), payer)
-        st.say(f"\n{payer}: due {format_rupees(t['due_paisa'])}, paid {format_rupees(t['paid_paisa'])}, "
-               f"refunded {format_rupees(t['refunded_paisa'])} ({t['payments']} payment(s) in all).")
+        st.say(
+            f"\n{payer}: due {format_rupees(t['due_paisa'])}, paid {format_rupees(t['paid_paisa'])}, "
+            f"refunded {format_rupees(t['refunded_paisa'])} ({t['payments']} payment(s) in all)."
+        )
 
 
 def _write_lines(lines: Any) -> None:
@@ -103,8 +109,9 @@ def _columns(value: str | None, known: tuple[str, ...]) -> list[str] | None:
     cols = [c.strip() for c in value.split(",") if c.strip()]
     unknown = [c for c in cols if c not in known]
     if unknown or not cols:
-        raise typer.BadParameter(f"unknown column(s) {', '.join(unknown)}; known: {', '.join(known)}.",
-                                 param_hint="--columns")
+        raise typer.BadParameter(
+            f"unknown column(s) {', '.join(unknown)}; known: {', '.join(known)}.", param_hint="--columns"
+        )
     return cols
 
 

@@ -35,8 +35,13 @@ def reconcile(
     fmt = check_format(fmt)
     st = state(ctx)
     opts = Options(
-        concurrency=concurrency, limit=limit, dry_run=dry_run, older_than_s=parse_duration(older_than, "--older-than"),
-        max_time_s=parse_duration(max_time, "--max-time"), rate=rate, include_final=check_all,
+        concurrency=concurrency,
+        limit=limit,
+        dry_run=dry_run,
+        older_than_s=parse_duration(older_than, "--older-than"),
+        max_time_s=parse_duration(max_time, "--max-time"),
+        rate=rate,
+        include_final=check_all,
     )
     settings = st.settings()
     store = st.store()
@@ -85,9 +90,13 @@ class _progress:
         from khalti_cli.output import make_console
 
         self.bar = Progress(
-            TextColumn("reconcile"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}/s"), TimeRemainingColumn(),
-            console=make_console(sys.stderr, self.color), transient=True,
+            TextColumn("reconcile"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}/s"),
+            TimeRemainingColumn(),
+            console=make_console(sys.stderr, self.color),
+            transient=True,
         )
         self.bar.__enter__()
         self.task = self.bar.add_task("reconcile", total=None, rate="-")

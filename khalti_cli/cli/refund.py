@@ -45,8 +45,7 @@ def refund(
             return True
         if not (_isatty(sys.stdin) and _isatty(sys.stderr)):
             raise UsageError(
-                f"Refusing to refund payment {plan.order_id} without --yes when not on a terminal. "
-                "Nothing was sent."
+                f"Refusing to refund payment {plan.order_id} without --yes when not on a terminal. Nothing was sent."
             )
         sys.stderr.write(describe(plan) + "\nSend this refund to Khalti? [y/N]: ")
         sys.stderr.flush()
@@ -64,8 +63,10 @@ def refund(
         st.say("Nothing was refunded.")
         return
     if result.earlier_applied:
-        st.say(f"An earlier refund of {result.record['order_id']} that got no answer was made after all; "
-               "nothing more was sent.")
+        st.say(
+            f"An earlier refund of {result.record['order_id']} that got no answer was made after all; "
+            "nothing more was sent."
+        )
     elif result.went_to_review:
         st.warn(f"Payment {result.record['order_id']} needs a person to look: {result.record['review_reason']}")
     else:
@@ -81,8 +82,10 @@ def describe(plan: RefundPlan) -> str:
     if plan.whole and plan.refunded_before == 0:
         what = f"the whole {paid}"
     elif plan.whole:
-        what = f"all that is left, {format_rupees(plan.amount_paisa)} (of {paid} paid; " \
-               f"{format_rupees(plan.refunded_before)} refunded already)"
+        what = (
+            f"all that is left, {format_rupees(plan.amount_paisa)} (of {paid} paid; "
+            f"{format_rupees(plan.refunded_before)} refunded already)"
+        )
     else:
         what = f"{format_rupees(plan.amount_paisa)} of {paid} paid, leaving {format_rupees(plan.remaining_after)}"
     lines = [

@@ -60,20 +60,29 @@ def _table(result: Any, color: bool) -> None:
     for status, figure in result.by_status.items():
         if figure.count:
             table.add_row(Text(status), Text(str(figure.count)), Text(format_rupees(figure.amount_paisa)))
-    table.add_row(Text("all", style=bold), Text(str(result.total.count), style=bold),
-                  Text(format_rupees(result.total.amount_paisa), style=bold))
+    table.add_row(
+        Text("all", style=bold),
+        Text(str(result.total.count), style=bold),
+        Text(format_rupees(result.total.amount_paisa), style=bold),
+    )
     console.print(table)
     expiring = result.expiring_figure
     summary = Table(box=None, pad_edge=False, show_header=False)
     summary.add_column()
     summary.add_column(justify="right")
     summary.add_column(justify="right")
-    summary.add_row(Text("Collected (completed + partially refunded)"), Text(str(result.collected.count)),
-                    Text(format_rupees(result.collected.amount_paisa), style="green" if color else ""))
+    summary.add_row(
+        Text("Collected (completed + partially refunded)"),
+        Text(str(result.collected.count)),
+        Text(format_rupees(result.collected.amount_paisa), style="green" if color else ""),
+    )
     summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
     summary.add_row(Text("Refunds"), Text(""), Text(format_rupees(result.refunds_paisa)))
-    summary.add_row(Text("Open links expiring within an hour"), Text(str(expiring.count)),
-                    Text(format_rupees(expiring.amount_paisa), style="yellow" if color and expiring.count else ""))
+    summary.add_row(
+        Text("Open links expiring within an hour"),
+        Text(str(expiring.count)),
+        Text(format_rupees(expiring.amount_paisa), style="yellow" if color and expiring.count else ""),
+    )
     console.print()
     console.print(summary)
     for p in result.expiring[:10]:

@@ -56,7 +56,9 @@ class AppState:
 
         settings = self.settings()
         client = KhaltiClient(
-            settings.base_url, settings.require_key(), timeout_ms=settings.timeout_ms,
+            settings.base_url,
+            settings.require_key(),
+            timeout_ms=settings.timeout_ms,
             log=self.log if self.verbose else None,
         )
         self._closers.append(client.close)

@@ -100,9 +100,7 @@ def common_errors(status_code: int, body: Any, headers: dict[str, str], what: st
         )
     if status_code == 429:
         wait = _retry_after(headers)
-        raise GatewayRateLimited(
-            f"Khalti is limiting requests ({what}). Try again in a few minutes.", retry_after=wait
-        )
+        raise GatewayRateLimited(f"Khalti is limiting requests ({what}). Try again in a few minutes.", retry_after=wait)
     if status_code >= 500:
         raise GatewayServerError(
             f"Khalti answered with a server error (HTTP {status_code}) to {what}. "
@@ -137,8 +135,7 @@ def interpret_initiate(status_code: int, content: bytes, headers: dict[str, str]
                 raw=body,
             )
         raise GatewayBadResponse(
-            "Khalti's answer to initiate had no pidx or payment_url. Nothing usable was made; "
-            "try again later."
+            "Khalti's answer to initiate had no pidx or payment_url. Nothing usable was made; try again later."
         )
     if isinstance(body, dict) and 400 <= status_code < 500:
         message, fields = rejected_message(body)
@@ -152,16 +149,13 @@ def interpret_lookup(pidx: str, status_code: int, content: bytes, headers: dict[
     if isinstance(body, dict) and isinstance(body.get("status"), str) and status_code < 500:
         if body.get("pidx") not in (None, pidx):
             raise GatewayBadResponse(
-                f"Khalti answered a lookup of {pidx} about another link ({body.get('pidx')}). "
-                "Nothing was changed."
+                f"Khalti answered a lookup of {pidx} about another link ({body.get('pidx')}). Nothing was changed."
             )
         return LookupAnswer(
             pidx=pidx,
             status=body["status"],
             total_amount=_int_or_none(body.get("total_amount")),
-            transaction_id=body.get("transaction_id")
-            if isinstance(body.get("transaction_id"), str)
-            else None,
+            transaction_id=body.get("transaction_id") if isinstance(body.get("transaction_id"), str) else None,
             fee=_int_or_none(body.get("fee")),
             refunded=body.get("refunded") is True,
             http_status=status_code,

@@ -64,17 +64,12 @@ def _transport_error(exc: httpx.HTTPError, what: str) -> GatewayError:
             "and KHALTI_BASE_URL; nothing was sent. Try again later."
         )
     if isinstance(exc, httpx.TimeoutException):
-        return GatewayTimeout(
-            f"Khalti did not answer {what} in time. Nothing was changed here; try again later."
-        )
+        return GatewayTimeout(f"Khalti did not answer {what} in time. Nothing was changed here; try again later.")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return GatewayDropped(
-            f"Khalti closed the connection during {what} without an answer. Nothing was changed here; "
-            "try again later."
+            f"Khalti closed the connection during {what} without an answer. Nothing was changed here; try again later."
         )
-    return GatewayError(
-        f"The request to Khalti for {what} failed ({exc.__class__.__name__}). Try again later."
-    )
+    return GatewayError(f"The request to Khalti for {what} failed ({exc.__class__.__name__}). Try again later.")
 
 
 def _lower_headers(response: httpx.Response) -> dict[str, str]:

@@ -111,9 +111,7 @@ def refund(state: SandboxState, transaction_id: str, data: Any) -> Reply:
     if data.get("amount") is not None:
         amount = parse_integer(data["amount"])
         if amount is None:
-            return json_reply(
-                400, {"detail": "amount must be a whole number of paisa.", "error_key": VALIDATION_ERROR}
-            )
+            return json_reply(400, {"detail": "amount must be a whole number of paisa.", "error_key": VALIDATION_ERROR})
     # "mobile" (bank refunds) is accepted and not checked: the sandbox has only wallet payments.
     try:
         state.refund_transaction(transaction_id, amount)

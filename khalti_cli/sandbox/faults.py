@@ -35,9 +35,7 @@ from .errors import SandboxError
 from .reply import JSON_TYPE, Reply, html_reply, json_reply
 
 ENDPOINTS = ("initiate", "lookup", "refund")
-_KEYS = frozenset(
-    {"status", "count", "retry_after", "delay_ms", "drop", "body", "json", "path", "content_type"}
-)
+_KEYS = frozenset({"status", "count", "retry_after", "delay_ms", "drop", "body", "json", "path", "content_type"})
 
 # DRF's default `detail` texts, so an injected 4xx looks like one DRF would send.
 _DRF_DETAILS = {

@@ -93,10 +93,7 @@ def payment_page(p: dict[str, Any], error: str | None = None, mobile: str = "") 
 
 def status_page(p: dict[str, Any]) -> str:
     message = _MESSAGES.get(p["status"], f"This payment is {p['status']}.")
-    body = (
-        f"<h1>{escape(message)}</h1>{_summary(p)}"
-        f'<p class="note">Status: <code>{escape(p["status"])}</code></p>'
-    )
+    body = f'<h1>{escape(message)}</h1>{_summary(p)}<p class="note">Status: <code>{escape(p["status"])}</code></p>'
     return _document(message, body)
 
 

@@ -67,8 +67,16 @@ class _HTTPServer(ThreadingHTTPServer):
 class SandboxServer:
     """A running (or ready-to-run) sandbox: ``url`` to talk to, ``state`` to inspect and drive."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_ms: int = 0, ttl: int = 1800,
-                 key: str | None = None, log: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency_ms: int = 0,
+        ttl: int = 1800,
+        key: str | None = None,
+        log: TextIO | None = None,
+    ) -> None:
         self.state = SandboxState(ttl=ttl)
         config = Config(latency_ms=latency_ms, key=key, log=log, wildcard=host in _WILDCARDS)
         self._httpd = _HTTPServer(host, port, self.state, config)  # binds and listens
@@ -82,8 +90,12 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"khalti-sandbox {self.url}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"khalti-sandbox {self.url}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -106,22 +118,31 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.shutdown()
 
     def __repr__(self) -> str:
         return f"SandboxServer(url={self.url!r})"
 
 
-def start_sandbox(host: str = "127.0.0.1", port: int = 0, *, latency_ms: int = 0, ttl: int = 1800,
-                  key: str | None = None, log: TextIO | None = None) -> SandboxServer:
+def start_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    latency_ms: int = 0,
+    ttl: int = 1800,
+    key: str | None = None,
+    log: TextIO | None = None,
+) -> SandboxServer:
     """Serve in a daemon thread; returns once the socket is listening. port=0 picks a free port."""
     return SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log).start()
 
 
-def serve(host: str, port: int, *, latency_ms: int, ttl: int, key: str | None, log: TextIO,
-          ready: Callable[[str], None]) -> None:
+def serve(
+    host: str, port: int, *, latency_ms: int, ttl: int, key: str | None, log: TextIO, ready: Callable[[str], None]
+) -> None:
     """Blocking: serve until KeyboardInterrupt; calls ready(url) once listening.
 
     Returns normally after Ctrl-C (the interrupt is the way to stop it). An address already in use

@@ -133,9 +133,7 @@ class SandboxState:
 
     # -- actions (the payment page, the control API and tests call these) --------------------
 
-    def complete(
-        self, pidx: str, total_amount: int | None = None, mobile: str = DEFAULT_MOBILE
-    ) -> dict[str, Any]:
+    def complete(self, pidx: str, total_amount: int | None = None, mobile: str = DEFAULT_MOBILE) -> dict[str, Any]:
         """The payer paid: Completed, with a new transaction id. total_amount may differ from amount."""
         if total_amount is not None:
             _paisa(total_amount, "total_amount", 0)
@@ -245,8 +243,7 @@ class SandboxState:
         amount = remaining if amount is None else _paisa(amount, "refund amount", 1)
         if amount > remaining:
             raise SandboxError(
-                f"refund amount {amount} paisa is more than the {remaining} paisa "
-                f"left to refund on payment {p.pidx}"
+                f"refund amount {amount} paisa is more than the {remaining} paisa left to refund on payment {p.pidx}"
             )
         if amount <= 0:
             raise SandboxError(f"payment {p.pidx} has nothing left to refund")

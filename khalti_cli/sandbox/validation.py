@@ -87,9 +87,7 @@ def is_valid_url(text: str) -> bool:
     if "[" in parts.netloc or re.fullmatch(r"[\d.]+", host):  # an IPv6 or IPv4 literal
         return _is_ip(host)
     labels = host.rstrip(".").split(".")
-    return (
-        len(labels) >= 2 and all(_LABEL.fullmatch(lb) for lb in labels) and bool(_TLD.fullmatch(labels[-1]))
-    )
+    return len(labels) >= 2 and all(_LABEL.fullmatch(lb) for lb in labels) and bool(_TLD.fullmatch(labels[-1]))
 
 
 def _is_ip(host: str) -> bool:
@@ -198,18 +196,9 @@ def validate_initiate(data: dict[str, Any]) -> InitiateRequest | Errors:
     order_name = _char(data, "purchase_order_name", errors)
     customer_info = data.get("customer_info")
     if customer_info is not None and not isinstance(customer_info, dict):
-        errors["customer_info"] = [
-            f'Expected a dictionary of items but got type "{_type_name(customer_info)}".'
-        ]
+        errors["customer_info"] = [f'Expected a dictionary of items but got type "{_type_name(customer_info)}".']
     breakdown = _breakdown(data.get("amount_breakdown"), errors)
-    if (
-        errors
-        or return_url is None
-        or website_url is None
-        or amount is None
-        or order_id is None
-        or order_name is None
-    ):
+    if errors or return_url is None or website_url is None or amount is None or order_id is None or order_name is None:
         return errors
     if breakdown is not None and sum(breakdown) != amount:
         return {"amount": [BREAKDOWN_MISMATCH]}

@@ -37,7 +37,7 @@ def link_changes(answer: LookupAnswer, at: str) -> dict[str, Any]:
         "transaction_id": answer.transaction_id,
         "fee_paisa": answer.fee,
         "refunded": int(answer.refunded),
-        "lookup_response": _json(answer.raw),
+        "lookup_response": q.dump_json(answer.raw),
         "lookup_http_status": answer.http_status,
         "state": "final" if link_is_final(answer.status) else "open",
         "checked_at": at,
@@ -45,15 +45,7 @@ def link_changes(answer: LookupAnswer, at: str) -> dict[str, Any]:
     }
 
 
-def _json(raw: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(raw, ensure_ascii=False, sort_keys=True)
-
-
-def decide_for(
-    payment: dict[str, Any], links: list[dict[str, Any]]
-) -> tuple[str, str | None, dict[str, Any] | None]:
+def decide_for(payment: dict[str, Any], links: list[dict[str, Any]]) -> tuple[str, str | None, dict[str, Any] | None]:
     views = [
         LinkView(link["pidx"], link.get("khalti_status"), link.get("total_amount_paisa"))
         for link in links
@@ -112,9 +104,7 @@ def _apply(store: Store, link_id: int, answer: LookupAnswer, at: str, write: boo
     return change
 
 
-def apply_answers(
-    store: Store, answers: list[tuple[int, LookupAnswer]], *, dry_run: bool = False
-) -> list[Change]:
+def apply_answers(store: Store, answers: list[tuple[int, LookupAnswer]], *, dry_run: bool = False) -> list[Change]:
     """Store answers in one transaction (a group commit); with dry_run, only say what would change."""
     at = stamp()
     if dry_run:

@@ -159,9 +159,14 @@ def _csv_rows(stream: TextIO, columns: Columns) -> Iterator[tuple[int, Fields | 
             if len(cells) > len(names):
                 extra = [c for c in cells[len(names) :] if c.strip()]
                 if extra:
-                    yield line, BadRow(
-                        line, None, f"the row has {len(cells)} cells but the header names {len(names)} columns; "
-                        "check for an unquoted comma (put a value with a comma in double quotes)."
+                    yield (
+                        line,
+                        BadRow(
+                            line,
+                            None,
+                            f"the row has {len(cells)} cells but the header names {len(names)} columns; "
+                            "check for an unquoted comma (put a value with a comma in double quotes).",
+                        ),
                     )
                     continue
             fields: Fields = dict.fromkeys(names)
@@ -278,14 +283,26 @@ def import_payments(
                 earlier = given.get(new.order_id)
                 if earlier is not None:
                     result.bad.append(
-                        BadRow(line, "order_id", f"order id {new.order_id} is also on line {earlier}; "
-                               "each row needs its own order id.")
+                        BadRow(
+                            line,
+                            "order_id",
+                            f"order id {new.order_id} is also on line {earlier}; each row needs its own order id.",
+                        )
                     )
                     continue
                 given[new.order_id] = line
             values = (
-                new.order_id, new.name, new.amount_paisa, "created", new.customer_name, new.customer_email,
-                new.customer_phone, new.reference, new.payer_ref, at, at,
+                new.order_id,
+                new.name,
+                new.amount_paisa,
+                "created",
+                new.customer_name,
+                new.customer_email,
+                new.customer_phone,
+                new.reference,
+                new.payer_ref,
+                at,
+                at,
             )
             candidates.append((line, values, mask))
     if not candidates and not result.bad:
@@ -296,9 +313,7 @@ def import_payments(
             if result.bad and not skip_invalid:
                 raise _Abort
             rows = _with_order_ids(store, rows, set(given))
-            result.first_id, result.last_id = q.insert_payments(
-                store, rows, message=f"imported from {result.source}"
-            )
+            result.first_id, result.last_id = q.insert_payments(store, rows, message=f"imported from {result.source}")
             result.imported = len(rows)
     except _Abort:
         result.bad.sort(key=lambda b: b.line)
@@ -326,8 +341,11 @@ def _check_row(
     payer = payers[new.payer_ref]
     if payer is None:
         return [
-            BadRow(line, "payer", f"no payer has reference {new.payer_ref!r}; add them first with "
-                   "khalti payers add (or payers import).")
+            BadRow(
+                line,
+                "payer",
+                f"no payer has reference {new.payer_ref!r}; add them first with khalti payers add (or payers import).",
+            )
         ]
     from khalti_cli.services.payers import apply_payer
 
@@ -368,8 +386,12 @@ def _classify(store: Store, candidates: list[_Candidate], result: ImportResult) 
             differs = _differences(old, values, mask)
             if differs:
                 result.bad.append(
-                    BadRow(line, differs[0], f"order id {values[0]} is already stored with a different "
-                           f"{', '.join(differs)}; give this row a new order id (or none), or fix it.")
+                    BadRow(
+                        line,
+                        differs[0],
+                        f"order id {values[0]} is already stored with a different "
+                        f"{', '.join(differs)}; give this row a new order id (or none), or fix it.",
+                    )
                 )
             else:
                 result.skipped.append((line, values[0]))
@@ -377,10 +399,7 @@ def _classify(store: Store, candidates: list[_Candidate], result: ImportResult) 
 
 
 def _differences(old: dict[str, Any], values: tuple[Any, ...], mask: int) -> list[str]:
-    differs = [
-        col for i, col in ((2, "amount"), (1, "name"), (8, "payer"))
-        if old[q.IMPORT_COLUMNS[i]] != values[i]
-    ]
+    differs = [col for i, col in ((2, "amount"), (1, "name"), (8, "payer")) if old[q.IMPORT_COLUMNS[i]] != values[i]]
     for bit, (i, col) in enumerate(_FROM_REGISTER):
         if not mask & (1 << bit) and old[col] != values[i]:
             differs.append(col)

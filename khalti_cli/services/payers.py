@@ -134,8 +134,11 @@ def import_payers(
             given = {k: v for k, v in item.items() if v is not None and v.strip()}
             try:
                 fields = check_payer(
-                    reference=given.get("reference"), name=given.get("name"), group=given.get("group"),
-                    phone=given.get("phone"), email=given.get("email"),
+                    reference=given.get("reference"),
+                    name=given.get("name"),
+                    group=given.get("group"),
+                    phone=given.get("phone"),
+                    email=given.get("email"),
                 )
             except InvalidInput as exc:
                 result.bad.append(BadRow(line, _bad_column(given), str(exc)))
@@ -164,8 +167,11 @@ def _bad_column(given: dict[str, str]) -> str | None:
         probe: dict[str, str | None] = {"reference": "x", "name": "x", column: given.get(column)}
         try:
             check_payer(
-                reference=probe["reference"], name=probe["name"], group=probe.get("group"),
-                phone=probe.get("phone"), email=probe.get("email"),
+                reference=probe["reference"],
+                name=probe["name"],
+                group=probe.get("group"),
+                phone=probe.get("phone"),
+                email=probe.get("email"),
             )
         except InvalidInput:
             return column

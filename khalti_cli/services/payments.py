@@ -204,7 +204,7 @@ def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[s
                 "khalti_status": "Initiated",
                 "payment_url": answer.payment_url,
                 "expires_at": answer.expires_at,
-                "initiate_response": _json(answer.raw),
+                "initiate_response": q.dump_json(answer.raw),
                 "updated_at": done,
             },
         )
@@ -238,12 +238,6 @@ def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[s
     return InitiateResult(row["order_id"], payment_url=answer.payment_url, record=payment_record(fresh))
 
 
-def _json(raw: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(raw, ensure_ascii=False, sort_keys=True)
-
-
 def _initiate_failed(
     store: Store, row: dict[str, Any], link_id: int, state: str, exc: KhaltiError, status: str | None = None
 ) -> None:
@@ -261,9 +255,7 @@ def _initiate_failed(
             at=at,
         )
         if status and status != row["status"]:
-            q.update_payment(
-                store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at}
-            )
+            q.update_payment(store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at})
             q.add_event(
                 store,
                 row["id"],

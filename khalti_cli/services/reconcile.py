@@ -197,9 +197,7 @@ def reconcile(
     summary = Summary()
     summary.voided = void_dangling(store, settings, opts.dry_run)
     checked_before = stamp(now() - timedelta(seconds=opts.older_than_s)) if opts.older_than_s else None
-    links = q.links_to_check(
-        store, limit=opts.limit, checked_before=checked_before, include_final=opts.include_final
-    )
+    links = q.links_to_check(store, limit=opts.limit, checked_before=checked_before, include_final=opts.include_final)
     if not links:
         summary.seconds = time.monotonic() - started
         return summary

@@ -165,9 +165,7 @@ def _paid_link(store: Store, payment: dict[str, Any]) -> dict[str, Any]:
     order_id = payment["order_id"]
     link = q.get_link(store, payment["pidx"]) if payment.get("pidx") else None
     if link is None or not link.get("transaction_id"):
-        raise InvalidInput(
-            f"Payment {order_id} has no Khalti transaction id to refund. Run: khalti lookup {order_id}"
-        )
+        raise InvalidInput(f"Payment {order_id} has no Khalti transaction id to refund. Run: khalti lookup {order_id}")
     return link
 
 
@@ -321,8 +319,10 @@ def _record_attempt(store: Store, plan: RefundPlan) -> None:
                 f"Payment {plan.order_id} changed while this refund was being prepared. Nothing was sent; "
                 "run the command again."
             )
-        what = "the whole payment" if plan.whole and plan.refunded_before == 0 else (
-            "all that is left" if plan.whole else "part of it"
+        what = (
+            "the whole payment"
+            if plan.whole and plan.refunded_before == 0
+            else ("all that is left" if plan.whole else "part of it")
         )
         q.add_event(
             store,
@@ -375,8 +375,13 @@ def _record_success(store: Store, plan: RefundPlan, answer: RefundAnswer) -> Non
         )
         if payment["status"] != status:
             q.add_event(
-                store, plan.payment_id, "status", pidx=plan.pidx, from_status=payment["status"],
-                to_status=status, at=at,
+                store,
+                plan.payment_id,
+                "status",
+                pidx=plan.pidx,
+                from_status=payment["status"],
+                to_status=status,
+                at=at,
             )
 
 
@@ -401,8 +406,13 @@ def settle(
     link = q.get_link(store, pidx) if pidx else None
     prefix = f"{cause} " if cause else ""
     if link is None or not detail:
-        _to_review(store, payment_id, pidx, "An earlier refund attempt cannot be matched to its payment link; "
-                   "check the refund in the Khalti merchant dashboard.")
+        _to_review(
+            store,
+            payment_id,
+            pidx,
+            "An earlier refund attempt cannot be matched to its payment link; "
+            "check the refund in the Khalti merchant dashboard.",
+        )
         return "review"
     before = detail.get("status_before")
     whole = bool(detail.get("whole"))
@@ -418,8 +428,12 @@ def settle(
             raise
         except (GatewayError, GatewayRejected) as exc:
             _close_attempt(
-                store, payment_id, "unknown", f"{prefix}The refund may or may not have been made; the lookup "
-                f"to check failed too ({exc}).", pidx=pidx, detail=detail,
+                store,
+                payment_id,
+                "unknown",
+                f"{prefix}The refund may or may not have been made; the lookup to check failed too ({exc}).",
+                pidx=pidx,
+                detail=detail,
             )
             return None
         apply_answer(store, link["id"], answer)
@@ -435,16 +449,27 @@ def settle(
         _settle_applied(store, payment_id, pidx, paid, f"{prefix}{said}: the refund was made.")
         return "ok"
     if now_status == "partially_refunded" and before == "completed" and not whole:
-        _settle_applied(store, payment_id, pidx, refunded_before + amount,
-                        f"{prefix}{said}: the refund of {money.format_rupees(amount)} was made.")
+        _settle_applied(
+            store,
+            payment_id,
+            pidx,
+            refunded_before + amount,
+            f"{prefix}{said}: the refund of {money.format_rupees(amount)} was made.",
+        )
         return "ok"
     if no_sign:
         if recent:
-            _close_attempt(store, payment_id, "unknown", f"{prefix}{said}: no sign of the refund yet.",
-                           pidx=pidx, detail=detail)
+            _close_attempt(
+                store, payment_id, "unknown", f"{prefix}{said}: no sign of the refund yet.", pidx=pidx, detail=detail
+            )
             return "unknown"
-        _close_attempt(store, payment_id, "not_applied",
-                       f"{said}: the earlier refund of {money.format_rupees(amount)} was not made.", pidx=pidx)
+        _close_attempt(
+            store,
+            payment_id,
+            "not_applied",
+            f"{said}: the earlier refund of {money.format_rupees(amount)} was not made.",
+            pidx=pidx,
+        )
         return "not_applied"
     reason = (
         f"A refund of {money.format_rupees(amount)} got no clear answer and {said}, which cannot tell "
@@ -474,9 +499,11 @@ def _to_review(store: Store, payment_id: int, pidx: str | None, reason: str, pre
         assert payment is not None
         if payment["status"] == "review":
             old = payment.get("review_reason")
-            q.update_payment(store, payment_id, {"review_reason": f"{old} {reason}" if old else reason,
-                                                 "updated_at": at})
+            q.update_payment(
+                store, payment_id, {"review_reason": f"{old} {reason}" if old else reason, "updated_at": at}
+            )
             return
         q.update_payment(store, payment_id, {"status": "review", "review_reason": reason, "updated_at": at})
-        q.add_event(store, payment_id, "status", from_status=payment["status"], to_status="review",
-                    message=reason, at=at)
+        q.add_event(
+            store, payment_id, "status", from_status=payment["status"], to_status="review", message=reason, at=at
+        )

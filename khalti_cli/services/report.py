@@ -77,8 +77,13 @@ class Report:
         """The same figures as flat rows (section, key, count, amount, amount_paisa) for csv/tsv."""
 
         def row(section: str, key: str, count: int | None, paisa: int) -> dict[str, Any]:
-            return {"section": section, "key": key, "count": count, "amount": format_paisa(paisa),
-                    "amount_paisa": paisa}
+            return {
+                "section": section,
+                "key": key,
+                "count": count,
+                "amount": format_paisa(paisa),
+                "amount_paisa": paisa,
+            }
 
         for status, figure in self.by_status.items():
             yield row("status", status, figure.count, figure.amount_paisa)
@@ -119,9 +124,15 @@ def build_report(
         expires = parse(p["expires_at"])
         if moment < expires <= horizon:
             report.expiring.append(
-                {"order_id": p["order_id"], "name": p["name"], "customer_name": p["customer_name"],
-                 "payer": p["payer_ref"], "amount": format_paisa(p["amount_paisa"]),
-                 "amount_paisa": p["amount_paisa"], "expires_at": p["expires_at"]}
+                {
+                    "order_id": p["order_id"],
+                    "name": p["name"],
+                    "customer_name": p["customer_name"],
+                    "payer": p["payer_ref"],
+                    "amount": format_paisa(p["amount_paisa"]),
+                    "amount_paisa": p["amount_paisa"],
+                    "expires_at": p["expires_at"],
+                }
             )
     report.expiring.sort(key=lambda p: parse(p["expires_at"]))
     return report

@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from khalti_cli.config import Settings
-from khalti_cli.errors import GatewayError, KhaltiError
 from khalti_cli.services.payments import Gateway, lookup_many
 from khalti_cli.statuses import NEEDS_FORCE
 from khalti_cli.store import Store
@@ -31,16 +30,13 @@ def wait_until_final(
     waiting = list(order_ids)
     last: dict[str, str] = {}
     while waiting:
-        errors: list[KhaltiError] = []
+        # A failed lookup (Khalti briefly down) leaves the status as it was: keep polling to the deadline.
         for result in lookup_many(store, settings, lambda: client, waiting):
-            errors.extend(result.errors)
             if last.get(result.order_id) != result.status and on_status:
                 on_status(result.order_id, result.status)
             last[result.order_id] = result.status
         waiting = [oid for oid in waiting if last[oid] in NEEDS_FORCE]
         if not waiting or time.monotonic() + interval_s > deadline:
             break
-        if errors and all(isinstance(e, GatewayError) for e in errors):
-            pass  # a passing outage: keep polling until the deadline
         sleep(interval_s)
     return last

@@ -28,8 +28,7 @@ def existing_order_ids(store: Store, order_ids: Sequence[str]) -> set[str]:
         chunk = list(order_ids[start : start + 500])
         marks = ",".join("?" * len(chunk))
         found.update(
-            r["order_id"]
-            for r in store.query(f"SELECT order_id FROM payments WHERE order_id IN ({marks})", chunk)
+            r["order_id"] for r in store.query(f"SELECT order_id FROM payments WHERE order_id IN ({marks})", chunk)
         )
     return found
 
@@ -80,6 +79,11 @@ def update_link(store: Store, link_id: int, changes: Row) -> None:
     _update(store, "links", link_id, changes)
 
 
+def dump_json(value: Any) -> str:
+    """Khalti's raw answers and event details as stored: UTF-8 text, keys sorted."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def add_event(
     store: Store,
     payment_id: int,
@@ -105,7 +109,7 @@ def add_event(
             "from_status": from_status,
             "to_status": to_status,
             "message": message,
-            "detail": None if detail is None else json.dumps(detail, ensure_ascii=False, sort_keys=True),
+            "detail": None if detail is None else dump_json(detail),
         },
     )
 
@@ -150,9 +154,28 @@ _RECORD_SQL = {
     "payer": "payer_ref",
 }
 _PAYMENT_COLUMNS = frozenset(
-    ("order_id", "name", "amount_paisa", "status", "khalti_status", "pidx", "payment_url", "expires_at",
-     "transaction_id", "total_amount_paisa", "fee_paisa", "customer_name", "customer_email", "customer_phone",
-     "reference", "review_reason", "failure_reason", "created_at", "updated_at", "checked_at")
+    (
+        "order_id",
+        "name",
+        "amount_paisa",
+        "status",
+        "khalti_status",
+        "pidx",
+        "payment_url",
+        "expires_at",
+        "transaction_id",
+        "total_amount_paisa",
+        "fee_paisa",
+        "customer_name",
+        "customer_email",
+        "customer_phone",
+        "reference",
+        "review_reason",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+        "checked_at",
+    )
 )
 
 
