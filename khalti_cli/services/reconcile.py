@@ -113,9 +113,9 @@ def _lookups(
 ) -> None:
     """`concurrency` threads share one HTTP client (one connection pool) and one iterator of links.
 
-    Threads and the sync client, not asyncio: measured on the 2-core machine this runs on, httpx's
-    AsyncClient cost 4.8 ms of CPU per lookup at 20 in flight, the sync client 1.6 ms (bench/reconcile.py
-    and the closing note of issue 3), and the CPU is what limits a reconcile run.
+    Threads and the sync client, not asyncio: on the 2-core machine this was built on, httpx's AsyncClient
+    cost 5.8 ms of CPU per request at 20 in flight, the sync client 1.8 ms (bench/http_clients.py), and
+    the CPU is what limits a reconcile run.
     """
     from khalti_cli.gateway.client import KhaltiClient
 
