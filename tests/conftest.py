@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -120,3 +121,21 @@ def control(server: SandboxServer, pidx: str, action: str, body: dict[str, Any] 
 
 def fault(server: SandboxServer, spec: dict[str, Any]) -> None:
     httpx.post(f"{server.url}/sandbox/faults", json=spec).raise_for_status()
+
+
+def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Runs the installed khalti with stdout and stderr on a pseudo-terminal."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=30), b"".join(chunks).decode()

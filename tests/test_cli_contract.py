@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import pty
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TEST_KEY, Cli, Run, control, fault
+from conftest import TEST_KEY, Cli, Run, control, fault, run_on_terminal
 
 from khalti_cli import __version__
 from khalti_cli.sandbox import SandboxServer
@@ -543,26 +542,6 @@ def test_lookup_by_pidx(cli: Cli, configured: SandboxServer) -> None:
 
 
 # -- colour --------------------------------------------------------------------------------------
-
-
-def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Runs the installed khalti with stdout and stderr on a pseudo-terminal."""
-    from conftest import khalti_exe
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    chunks: list[bytes] = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout=30), b"".join(chunks).decode()
 
 
 def test_no_color(cli: Cli) -> None:

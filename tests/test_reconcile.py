@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_KEY, Cli, control, fault, khalti_exe
+from conftest import TEST_KEY, Cli, control, fault, khalti_exe, run_on_terminal
 
 from khalti_cli.sandbox import SandboxServer, start_sandbox
 
@@ -298,5 +298,20 @@ def test_max_time_stops_starting_lookups(isolated: Path) -> None:
         never = conn.execute("SELECT COUNT(*) FROM links WHERE checked_at IS NULL").fetchone()[0]
         conn.close()
         assert never == summary["errors"]  # the ones not looked up were left exactly as they were
+    finally:
+        server.shutdown()
+
+
+def test_progress_bar_only_on_a_terminal(isolated: Path) -> None:
+    """A terminal sees a progress bar on stderr; a pipe (cron) sees none, only the summary line."""
+    server, env = _slow_world(isolated, links=6, latency_ms=150)
+    try:
+        env["COLUMNS"] = "120"
+        code, screen = run_on_terminal(["reconcile", "--concurrency", "1"], env)
+        assert code == 0
+        assert "reconcile" in screen and "/6" in screen  # the bar's "done/total" column
+        piped = subprocess.run([*khalti_exe(), "reconcile", "--all"], env=env, capture_output=True, text=True)
+        assert piped.returncode == 0
+        assert piped.stderr == "" and piped.stdout.startswith("checked 6,")
     finally:
         server.shutdown()
