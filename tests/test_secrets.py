@@ -88,7 +88,11 @@ def every_file_is_clean(root: Path, *keys: str, skip: tuple[str, ...] = ()) -> l
 
 
 def test_the_key_stays_secret_everywhere(
-    cli: Cli, env: SandboxServer, logged: tuple[SandboxServer, io.StringIO], isolated: Path
+    cli: Cli,
+    env: SandboxServer,
+    logged: tuple[SandboxServer, io.StringIO],
+    isolated: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server, log = logged
     run = Recorder(cli)
@@ -151,9 +155,10 @@ def test_the_key_stays_secret_everywhere(
     run("-vv", "initiate", "F-csv", "--force", env={"KHALTI_WEBSITE_URL": ""}, code=4)
     run("-vv", "--env", "production", "lookup", "A0", code=4)
     run("-vv", "lookup", "A0", env={"KHALTI_SECRET_KEY": ""}, code=4)
-    # an unexpected error (exit 1) with its traceback: the reconcile lock path is a directory
-    (isolated / "khalti.db.reconcile.lock").unlink()
-    (isolated / "khalti.db.reconcile.lock").mkdir()
+    # an unexpected error (exit 1) with its traceback: a planted bug where reconcile takes its lock
+    import khalti_cli.lock
+
+    monkeypatch.setattr(khalti_cli.lock, "_open_lock", planted_bug)
     crashed = run("-vv", "reconcile", code=1)
     assert "Traceback" in crashed.stderr and "-v" in crashed.stderr
     run.check(SECRET, WRONG)
@@ -162,6 +167,10 @@ def test_the_key_stays_secret_everywhere(
     assert "POST /api/v2/epayment/lookup/" in log.getvalue()
     files = every_file_is_clean(isolated, SECRET, WRONG)
     assert "khalti.db" in files
+
+
+def planted_bug(path: Path) -> int:
+    raise RuntimeError(f"a planted bug at {path.name}")
 
 
 def test_the_database_and_wal_bytes(cli: Cli, env: SandboxServer, isolated: Path) -> None:
@@ -227,8 +236,13 @@ def test_installed_program_error_paths(
     runs.append(run_khalti("-vv", "lookup", "A", env={**environ, "KHALTI_SECRET_KEY": WRONG}))
     down = {**environ, "KHALTI_BASE_URL": f"http://127.0.0.1:{closed_port()}"}
     runs.append(run_khalti("-vv", "initiate", "A", "--force", env=down))
-    (isolated / "khalti.db.reconcile.lock").mkdir()
-    runs.append(run_khalti("-vv", "reconcile", env=environ))
+    plugin = isolated / "planted"  # a bug where reconcile takes its lock, planted in the installed program
+    plugin.mkdir()
+    (plugin / "sitecustomize.py").write_text(
+        "import khalti_cli.lock\n\n\ndef _bug(path):\n    raise RuntimeError('a planted bug')\n\n\n"
+        "khalti_cli.lock._open_lock = _bug\n"
+    )
+    runs.append(run_khalti("-vv", "reconcile", env={**environ, "PYTHONPATH": str(plugin)}))
     assert [r.exit_code for r in runs] == [0, 4, 75, 1]
     assert "Traceback" in runs[-1].stderr
     for r in runs:

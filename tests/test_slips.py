@@ -46,7 +46,7 @@ def test_slip_qr_decodes_to_the_payment_url(cli: Cli, configured: SandboxServer,
     assert run.exit_code == 0, run.stderr
     assert run.stderr == ""  # the Devanagari font is installed: no warning
     path = Path(run.stdout.strip())
-    assert path == Path("slips") / "SL_1_a.png"
+    assert path == Path("slips") / "SL%2F1%23a.png"  # files.record_file_name
     with Image.open(isolated / path) as image:
         assert image.format == "PNG" and image.size == (slips.WIDTH, slips.HEIGHT)
         assert image.info.get("dpi", (0, 0))[0] == pytest.approx(300, abs=1)

@@ -52,7 +52,9 @@ def import_file(
         st.settings().require_urls()
         st.settings().require_key()
     store = st.store()
-    result = importer.import_payments(store, file, input_format_name=input_format, skip_invalid=skip_invalid)
+    result = importer.import_payments(
+        store, file, input_format_name=input_format, skip_invalid=skip_invalid, file_names=bool(slips)
+    )
     _report(st, result, skip_invalid)
     codes: set[ExitCode] = {result.exit_code}
     lines = importer.imported_json_lines(store, result, chosen or RECORD_KEYS) if out_fmt == "jsonl" else None
@@ -89,11 +91,23 @@ def import_file(
 
         write_records(initiated(), out_fmt, columns=chosen, color=st.stdout_color())
         if slips and made:
-            from khalti_cli.services.slips import write_slips
-
-            for path in write_slips(made, slips, st.settings().school_name):
-                st.say(f"slip: {path}")
+            _write_slips(st, made, slips)
     raise typer.Exit(int(worst(codes)))
+
+
+def _write_slips(st: AppState, made: list[dict[str, Any]], folder: str) -> None:
+    from khalti_cli.errors import InvalidInput
+    from khalti_cli.services.slips import write_slips
+
+    try:
+        paths = write_slips(made, folder, st.settings().school_name)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{exc} The payments and their links are stored: write their slips with "
+            "khalti slips ORDER_ID... --out FOLDER (--force replaces files that exist)."
+        ) from None
+    for path in paths:
+        st.say(f"slip: {path}")
 
 
 def _report(st: AppState, result: Any, skip_invalid: bool) -> None:

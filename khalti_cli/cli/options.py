@@ -58,21 +58,34 @@ def parse_duration(value: str | None, option: str) -> int | None:
 
 
 def parse_date(value: str | None, option: str, *, end: bool = False) -> str | None:
-    """YYYY-MM-DD (local day; with end=True the day after, so --until is inclusive) or an ISO time."""
+    """YYYY-MM-DD (local day; with end=True the day after, so --until is inclusive) or an ISO time.
+
+    Not a date: a usage error (exit 2). A real date khalti cannot work with (its day after, or the same
+    moment in UTC, is past 9999-12-31 or before year 1): InvalidInput, exit 3, never an overflow."""
     if value is None:
         return None
     text = value.strip()
     try:
         if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").astimezone()  # local midnight
-            moment = day + timedelta(days=1) if end else day
+            day = datetime.strptime(text, "%Y-%m-%d")
         else:
             moment = datetime.fromisoformat(text)
-            if moment.tzinfo is None:
-                moment = moment.astimezone()
     except ValueError:
         raise typer.BadParameter(
             f"{value!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-11-27T10:00:00+05:45.",
             param_hint=option,
         ) from None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    try:
+        if len(text) == 10:
+            moment = day.astimezone()  # local midnight
+            moment = moment + timedelta(days=1) if end else moment
+        elif moment.tzinfo is None:
+            moment = moment.astimezone()
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        from khalti_cli.errors import InvalidInput
+
+        raise InvalidInput(
+            f"{option} {value.strip()[:40]!r} is outside the dates khalti can work with (years 1 to 9999, "
+            "with a day to spare at each end). Give a date nearer today."
+        ) from None

@@ -18,9 +18,12 @@ def slips(
     ctx: typer.Context,
     order_ids: list[str] = typer.Argument(..., help="Order ids, or - to read them from stdin."),
     out: str = typer.Option(".", "--out", help="Folder for the PNG files (made if missing)."),
+    force: bool = typer.Option(False, "--force", help="Replace slip files that already exist."),
 ) -> None:
     """Write a fee slip PNG for each payment: school, payer, fee, amount, expiry in Nepal time and a QR code
-    of the payment link. Prints the path of each file. Every payment must have a live link."""
+    of the payment link. Prints the path of each file. Every payment must have a live link. A file is
+    named after its order id, with every character other than letters, digits, - . _ written as %XX
+    (S/1 -> S%2F1.png); a name already taken is refused (exit 3, nothing written) unless --force."""
     from khalti_cli.services.slips import font_note, slip_records, write_slips
 
     st = state(ctx)
@@ -28,5 +31,5 @@ def slips(
     note = font_note()
     if note:
         st.warn(f"Warning: {note}")
-    for path in write_slips(records, out, st.settings().school_name):
+    for path in write_slips(records, out, st.settings().school_name, force=force):
         sys.stdout.write(f"{path}\n")

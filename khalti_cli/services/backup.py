@@ -2,22 +2,21 @@
 
 SQLite's online backup API copies every page inside one read transaction, so the copy is one moment of the
 database (WAL mode: writers such as a running reconcile carry on meanwhile and are not in the copy). The
-copy is written to a hidden temporary file made mode 0600 (it holds customer data), checked with
-`PRAGMA integrity_check`, synced to disk, and only then given its name, so a half-written backup never
-carries the name; an existing file is replaced only with force.
+copy is written to a hidden temporary file made mode 0600 (it holds customer data) by files.publishing,
+checked with `PRAGMA integrity_check`, synced to disk, and only then given its name, so a half-written
+backup never carries the name; an existing file is replaced only with force, and never through a link.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from khalti_cli.errors import InvalidInput, StoreError
-from khalti_cli.store.db import BUSY_TIMEOUT_S, translate
+from khalti_cli.files import publishing
+from khalti_cli.store.db import connect, translate
 
 
 @dataclass(frozen=True)
@@ -36,35 +35,21 @@ def backup(db_path: Path, dest: str | Path, *, force: bool = False) -> BackupRes
         raise InvalidInput(f"There is no database at {source} to back up. Check --db / KHALTI_DB.")
     if target.is_dir():
         raise InvalidInput(f"{target} is a folder; give the backup a file name, e.g. {target / 'khalti-backup.db'}.")
-    if target.exists() and not force:
-        raise InvalidInput(f"{target} already exists. Give --force to replace it, or choose another name.")
-    if target.exists() and target.resolve() == source.resolve():
+    if target.exists() and force and target.resolve() == source.resolve():
         raise InvalidInput("The backup cannot replace the database itself; choose another name.")
     if not target.parent.is_dir():
         raise InvalidInput(f"The folder {target.parent} does not exist; make it first.")
-    temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except OSError as exc:
-        raise InvalidInput(f"Cannot write in {target.parent}: {exc.strerror}.") from None
-    os.close(fd)
-    try:
+    # files.publishing: a new 0600 temporary file (never through a link), named only once whole and checked.
+    with publishing(target, force=force) as temp:
         payments = _copy(source, temp)
-        _fsync(temp)
-        os.chmod(temp, 0o600)
-        _publish(temp, target, force)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
     return BackupResult(target, target.stat().st_size, payments, time.monotonic() - started)
 
 
 def _copy(source: Path, temp: Path) -> int:
     src = dst = None
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-        dst = sqlite3.connect(str(temp))
+        src = connect(source, read_only=True)
+        dst = connect(temp)
         src.backup(dst)  # all pages in one step: one read transaction, one moment of the database
         dst.execute("PRAGMA journal_mode = DELETE")  # the copy is one self-contained file
         verdict = [r[0] for r in dst.execute("PRAGMA integrity_check")]
@@ -83,27 +68,3 @@ def _copy(source: Path, temp: Path) -> int:
         for conn in (dst, src):
             if conn is not None:
                 conn.close()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _publish(temp: Path, target: Path, force: bool) -> None:
-    if force:
-        os.replace(temp, target)
-        return
-    try:
-        os.link(temp, target)  # fails if the name was taken meanwhile: never overwrites
-    except FileExistsError:
-        raise InvalidInput(f"{target} already exists. Give --force to replace it, or choose another name.") from None
-    except OSError:  # a file system without hard links
-        if target.exists():
-            raise InvalidInput(f"{target} already exists. Give --force to replace it.") from None
-        os.replace(temp, target)
-        return
-    temp.unlink()

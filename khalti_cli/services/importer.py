@@ -1,8 +1,9 @@
 """`khalti import`: many payments from a CSV or JSON Lines file, all or nothing, and their links.
 
-Reading: the file is never read whole; rows come one at a time with the line each starts on. Problems with
-the file itself (not UTF-8, broken quoting, unknown or missing columns) raise InvalidInput; a problem with
-one row becomes a BadRow, so every bad row is named before anything is decided.
+Reading (services.rows): the file is never read whole; rows come one at a time with the line each starts
+on. Problems with the file itself (not UTF-8, a row longer than 64 Ki characters, broken quoting, unknown or
+missing columns) raise InvalidInput; a problem with one row becomes a BadRow, so every bad row is named
+before anything is decided.
 
 Storing: every row is checked first (services.payments.new_payment's rules, the payers register, order ids
 already stored); then, if nothing is bad (or with skip_invalid), one transaction inserts them all with
@@ -15,199 +16,25 @@ initiate is never retried once it may have been sent).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import secrets
 import sqlite3
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from khalti_cli.clock import stamp
 from khalti_cli.config import Settings
 from khalti_cli.errors import AuthError, ExitCode, InvalidInput, KhaltiError
+from khalti_cli.files import record_file_name
 from khalti_cli.services.payments import Gateway, InitiateResult, NewPayment, initiate_one, new_payment
 from khalti_cli.services.records import payment_record
+from khalti_cli.services.rows import BadRow, Columns, Fields, open_source, read_rows, source_name
+from khalti_cli.services.rows import input_format as input_format
 from khalti_cli.statuses import REINITIABLE
 from khalti_cli.store import Store, open_store
 from khalti_cli.store import queries as q
-
-INPUT_FORMATS = ("csv", "jsonl")
-Fields = dict[str, str | None]
-
-
-@dataclass(frozen=True)
-class BadRow:
-    line: int
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
-        return f"{where}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Columns:
-    """The columns a kind of file may have. Header names are matched case-insensitively, with spaces and
-    dashes read as underscores; `aliases` maps other accepted names to the real one."""
-
-    known: tuple[str, ...]
-    required: tuple[str, ...]
-    aliases: Mapping[str, str] = field(default_factory=dict)
-
-    def name(self, raw: str) -> str:
-        key = raw.strip().lower().replace(" ", "_").replace("-", "_")
-        return self.aliases.get(key, key)
-
-
-def input_format(path: str, given: str | None) -> str:
-    if given:
-        fmt = given.lower()
-        if fmt not in INPUT_FORMATS:
-            raise InvalidInput(f"{given!r} is not an input format; use csv or jsonl.")
-        return fmt
-    return "jsonl" if path.lower().endswith((".jsonl", ".ndjson")) else "csv"
-
-
-def source_name(path: str) -> str:
-    return "stdin" if path == "-" else Path(path).name
-
-
-@contextmanager
-def open_source(path: str) -> Iterator[TextIO]:
-    """A file, or stdin for `-`, as UTF-8 text (a spreadsheet's byte-order mark is dropped)."""
-    if path == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:  # already text (some test harnesses)
-            yield sys.stdin
-            return
-        stream = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
-        try:
-            yield stream
-        finally:
-            stream.detach()
-        return
-    try:
-        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise InvalidInput(f"There is no file {path}. Check the name and the folder.") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path} is a folder, not a file.") from None
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read {path}: {exc.strerror}.") from None
-    try:
-        yield handle
-    finally:
-        handle.close()
-
-
-def read_rows(stream: TextIO, fmt: str, columns: Columns) -> Iterator[tuple[int, Fields | BadRow]]:
-    """(line number, fields) per data row; fields maps known column names to text or None."""
-    rows = _csv_rows(stream, columns) if fmt == "csv" else _jsonl_rows(stream, columns)
-    line = 0
-    try:
-        for line, item in rows:
-            yield line, item
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            f"The file is not UTF-8 text (after line {line}). Save it as 'CSV UTF-8' (or UTF-8 text) "
-            "and import it again; nothing was imported."
-        ) from None
-
-
-def _check_header(raw: list[str], columns: Columns) -> list[str]:
-    names = [columns.name(h) for h in raw]
-    unknown = [raw[i].strip() for i, n in enumerate(names) if n not in columns.known]
-    if unknown:
-        shown = ", ".join(repr(u) for u in unknown)
-        raise InvalidInput(
-            f"The header has column(s) {shown} that khalti does not know. The columns are: "
-            f"{', '.join(columns.known)} ({' and '.join(columns.required)} required). Rename or remove "
-            "them; nothing was imported."
-        )
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise InvalidInput(f"The header has column(s) {', '.join(twice)} more than once; nothing was imported.")
-    missing = [c for c in columns.required if c not in names]
-    if missing:
-        raise InvalidInput(
-            f"The header has no {' or '.join(missing)} column; every row needs one. The first line of the "
-            f"file must name the columns, e.g. {','.join(columns.required)}. Nothing was imported."
-        )
-    return names
-
-
-def _csv_rows(stream: TextIO, columns: Columns) -> Iterator[tuple[int, Fields | BadRow]]:
-    reader = csv.reader(stream, strict=True)
-    names: list[str] | None = None
-    before = 0
-    try:
-        for cells in reader:
-            line, before = before + 1, reader.line_num
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue  # blank line
-            if names is None:
-                names = _check_header(cells, columns)
-                continue
-            if len(cells) > len(names):
-                extra = [c for c in cells[len(names) :] if c.strip()]
-                if extra:
-                    yield (
-                        line,
-                        BadRow(
-                            line,
-                            None,
-                            f"the row has {len(cells)} cells but the header names {len(names)} columns; "
-                            "check for an unquoted comma (put a value with a comma in double quotes).",
-                        ),
-                    )
-                    continue
-            fields: Fields = dict.fromkeys(names)
-            for name, value in zip(names, cells, strict=False):
-                fields[name] = value
-            yield line, fields
-    except csv.Error as exc:
-        raise InvalidInput(
-            f"Line {reader.line_num} is not valid CSV ({exc}); check its double quotes. Nothing was imported."
-        ) from None
-
-
-def _jsonl_rows(stream: TextIO, columns: Columns) -> Iterator[tuple[int, Fields | BadRow]]:
-    for line, text in enumerate(stream, 1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
-        except json.JSONDecodeError as exc:
-            yield line, BadRow(line, None, f"not a JSON object ({exc.msg} at character {exc.colno}).")
-            continue
-        if not isinstance(obj, dict):
-            yield line, BadRow(line, None, "not a JSON object; each line must be one {...} object.")
-            continue
-        fields: Fields = {}
-        bad: BadRow | None = None
-        for key, value in obj.items():
-            name = columns.name(str(key))
-            if name not in columns.known:
-                bad = BadRow(
-                    line, str(key), f"khalti does not know this column; the columns are {', '.join(columns.known)}."
-                )
-                break
-            if value is not None and not isinstance(value, str):
-                bad = BadRow(line, name, "must be text or a number.")
-                break
-            fields[name] = value
-        yield line, bad or fields
-
-
-# --- importing payments -------------------------------------------------------------------------
 
 PAYMENT_COLUMNS = Columns(
     known=(
@@ -258,15 +85,24 @@ _Candidate = tuple[int, tuple[Any, ...], int]
 
 
 def import_payments(
-    store: Store, path: str, *, input_format_name: str | None = None, skip_invalid: bool = False
+    store: Store,
+    path: str,
+    *,
+    input_format_name: str | None = None,
+    skip_invalid: bool = False,
+    file_names: bool = False,
 ) -> ImportResult:
     """Check every row, then store the good ones in one transaction (all of them, or with skip_invalid
-    the good ones even if some are bad). Raises InvalidInput for a problem with the file itself."""
+    the good ones even if some are bad). Raises InvalidInput for a problem with the file itself.
+
+    file_names (import --slips): two order ids whose files (files.record_file_name) would be one file on
+    a disk that ignores case make the second row bad, so no slip can ever replace another's."""
     fmt = input_format(path, input_format_name)
     result = ImportResult(source_name(path))
     at = stamp()
     candidates: list[_Candidate] = []
     given: dict[str, int] = {}  # order id -> line it is on
+    folded: dict[str, tuple[str, int]] = {}  # case-folded file name -> (order id, line)
     payers: dict[str, dict[str, Any] | None] = {}
     with open_source(path) as stream:
         for line, item in read_rows(stream, fmt, PAYMENT_COLUMNS):
@@ -290,6 +126,18 @@ def import_payments(
                         )
                     )
                     continue
+                if file_names:
+                    other = folded.setdefault(record_file_name(new.order_id, "").casefold(), (new.order_id, line))
+                    if other[0] != new.order_id:
+                        result.bad.append(
+                            BadRow(
+                                line,
+                                "order_id",
+                                f"order id {new.order_id} and {other[0]} (line {other[1]}) differ only in upper/lower "
+                                "case, so their slips would be one file on many disks; give this row another order id.",
+                            )
+                        )
+                        continue
                 given[new.order_id] = line
             values = (
                 new.order_id,

@@ -16,9 +16,9 @@ from khalti_cli.clock import stamp
 from khalti_cli.errors import ExitCode, InvalidInput, NotFound
 from khalti_cli.money import format_paisa
 from khalti_cli.services import validate
-from khalti_cli.services.importer import BadRow, Columns, input_format, open_source, read_rows, source_name
 from khalti_cli.services.payments import NewPayment
 from khalti_cli.services.records import payment_record
+from khalti_cli.services.rows import BadRow, Columns, input_format, open_source, read_rows, source_name
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 

@@ -10,7 +10,6 @@ falls back to Pillow's default font, which has no Devanagari: Nepali text would 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta, timezone
 from functools import lru_cache
@@ -19,6 +18,7 @@ from typing import Any
 
 from khalti_cli.clock import now, parse
 from khalti_cli.errors import InvalidInput
+from khalti_cli.files import claim_names, publishing, record_file_name
 from khalti_cli.money import format_rupees
 from khalti_cli.services import validate
 from khalti_cli.services.payments import find_payment
@@ -104,28 +104,34 @@ def nepal_time(iso: str) -> str:
 
 
 def slip_filename(order_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", order_id) + ".png"
+    """`S/1` -> `S%2F1.png`: one file name per order id, never shared (files.record_file_name)."""
+    return record_file_name(order_id, ".png")
 
 
-def write_slips(records: Iterable[dict[str, Any]], out_dir: str | Path, school_name: str) -> list[Path]:
+def write_slips(
+    records: Iterable[dict[str, Any]], out_dir: str | Path, school_name: str, *, force: bool = False
+) -> list[Path]:
+    """One slip per record. Every name is checked first (two ids that would clash on a disk that ignores
+    case, or a name already taken without `force`: exit 3 and nothing written); each file is then created
+    by files.publishing (0600, never through a link, whole or not at all)."""
     folder = Path(out_dir)
+    chosen = list({r["order_id"]: r for r in records}.values())  # an id given twice: one slip
+    paths = claim_names(folder, [(r["order_id"], slip_filename(r["order_id"])) for r in chosen], force=force)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInput(f"Cannot make the folder {folder}: {exc.strerror}.") from None
-    written = []
-    for record in records:
-        path = folder / slip_filename(record["order_id"])
-        try:
-            image = render_slip(record, school_name)
-            # A slip names the payer: customer data, so 0600 like the database (the office prints it).
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as stream:
-                image.save(stream, format="PNG", dpi=(300, 300), optimize=True)
-        except OSError as exc:
-            raise InvalidInput(f"Cannot write {path}: {exc.strerror or exc}.") from None
-        written.append(path)
-    return written
+    for record, path in zip(chosen, paths, strict=True):
+        image = render_slip(record, school_name)
+        # A slip names the payer: customer data, so 0600 like the database (the office prints it).
+        with publishing(path, force=force) as tmp:
+            try:
+                fd = os.open(tmp, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "wb") as stream:
+                    image.save(stream, format="PNG", dpi=(300, 300), optimize=True)
+            except OSError as exc:
+                raise InvalidInput(f"Cannot write {path}: {exc.strerror or exc}.") from None
+    return paths
 
 
 def qr_image(url: str, box: int) -> Any:

@@ -30,10 +30,18 @@ def order_id(value: str) -> str:
     return value
 
 
+# Refused in every text field: control characters (Cc: tab, line breaks, escape...), format characters
+# (Cf: bidi overrides, zero-width and invisible marks, the byte-order mark) and the line and paragraph
+# separators (Zl U+2028, Zp U+2029), which break a line-based reader of khalti's TSV, CSV or logs.
+# The zero-width non-joiner and joiner stay: Devanagari spelling needs them.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_KEPT = frozenset("\u200c\u200d")
+
+
 def _has_control(value: str) -> bool:
-    if value.isprintable():  # fast path (imports check every cell): no Cc/Cf, nor any other "Other" char
+    if value.isprintable():  # fast path (imports check every cell): no C* or Z* other than a space
         return False
-    return any(unicodedata.category(c) in ("Cc", "Cf") and c not in "\u200c\u200d" for c in value)
+    return any(unicodedata.category(c) in REFUSED_CATEGORIES and c not in _KEPT for c in value)
 
 
 def text(value: str | None, field: str, *, required: bool = False, limit: int = 200) -> str | None:
@@ -46,7 +54,9 @@ def text(value: str | None, field: str, *, required: bool = False, limit: int = 
         raise InvalidInput(f"The {field} has characters that are not valid UTF-8 text; retype it.")
     value = unicodedata.normalize("NFC", value.strip())
     if _has_control(value):
-        raise InvalidInput(f"The {field} contains a line break, tab or other control character; remove it.")
+        raise InvalidInput(
+            f"The {field} contains a line break, line separator, tab or other control character; remove it."
+        )
     if len(value) > limit:
         raise InvalidInput(f"The {field} is {len(value)} characters long; the limit is {limit}.")
     return value

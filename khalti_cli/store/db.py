@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,17 +103,61 @@ class Store:
         self.conn.close()
 
 
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """An sqlite3 connection to exactly the file `path` names.
+
+    The name is always handed to SQLite as a `file:` URI built by pathlib (every `#`, `?`, `%`, space or
+    non-ASCII character percent-encoded), so no character in a path is ever read as a URI's query or
+    fragment (`fees#2026.db` is that file, never `fees`), and a name that starts with `file:` is a file
+    name too. mode=rw (or ro) never creates a file: open_store makes a new one itself, 0600.
+    """
+    uri = f"{path.absolute().as_uri()}?mode={'ro' if read_only else 'rw'}"
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+
+
 def _create_private(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    """A new empty database file (0600), never through a link; or, if the name is taken, its checks."""
+    from khalti_cli.config import default_db_path
+
+    folder = path.parent
+    if not folder.is_dir() and path == default_db_path():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # the first run: khalti's own data folder
+    if not folder.is_dir():
+        raise StoreError(
+            f"The folder {folder} does not exist, so there is no database {path.name} in it. Make the folder "
+            "first, or point KHALTI_DB / --db at the right file."
+        )
+    flags = os.O_CREAT | os.O_EXCL | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise StoreError(
+            f"{path} is a link to a file that does not exist; khalti will not create a database through it. "
+            "Point KHALTI_DB / --db at the database itself."
+        ) from None
     os.close(fd)
+
+
+def _check_path(path: Path) -> bool:
+    """True when `path` is a new name khalti may create; raises unless it is a regular file (a symlink to
+    one is followed: the file it names is the database)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        raise StoreError(f"Cannot open the database {path}: {exc.strerror}. Check --db / KHALTI_DB.") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise StoreError(f"{path} is {what}, not a database. Point KHALTI_DB / --db at a database file.")
+    return False
 
 
 def open_store(path: Path) -> Store:
     try:
-        if not path.exists():
+        if _check_path(path):
             _create_private(path)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+        conn = connect(path)
     except OSError as exc:
         raise StoreError(f"Cannot create the database {path}: {exc.strerror}. Check the folder.") from None
     except sqlite3.Error as exc:
@@ -128,21 +173,47 @@ def open_store(path: Path) -> Store:
     return Store(conn, path)
 
 
+def _foreign(path: Path) -> StoreError:
+    return StoreError(
+        f"{path} is an SQLite database of another program, not khalti's; khalti left it as it was. "
+        "Point KHALTI_DB / --db at a khalti database or a new file."
+    )
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise unless the file is khalti's or brand new (nothing in it). Only reads: it runs before the WAL
+    switch and the migrations, the first things that would write."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite!_%' ESCAPE '!'")}
+    if not tables:
+        # Empty: a new database (khalti made the file, or it is an empty file), unless a program marked it.
+        marks = [conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("user_version", "application_id")]
+        if not any(marks):
+            return
+        raise _foreign(path)
+    if "payments" not in tables or "_sqlite_migrations" not in tables:
+        raise _foreign(path)
+    mark = conn.execute(
+        "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'khalti' AND name = 'm001_core' LIMIT 1"
+    ).fetchone()
+    if mark is None:
+        raise _foreign(path)
+
+
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    # Whose file is it? Checked before anything that writes (the WAL switch, the migrations), so another
+    # program's database stays byte-for-byte as it was.
+    try:
+        _check_identity(conn, path)
+    except sqlite3.OperationalError as exc:
+        if "no such" in str(exc).lower():
+            raise _foreign(path) from None
+        raise
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"The database {path} was written by a newer version of khalti (schema {version}). "
             "Upgrade khalti (pip install -U khalti-cli) before using it."
         )
-    if version == 0:
-        foreign = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        foreign -= {"payments", "links", "events", "payers", "_sqlite_migrations"}
-        if foreign:
-            raise StoreError(
-                f"{path} is an SQLite database of another program, not khalti's. "
-                "Point KHALTI_DB / --db at a khalti database or a new file."
-            )
     if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         conn.execute("PRAGMA journal_mode=WAL")  # persists in the file; outside any transaction
     conn.execute("PRAGMA foreign_keys = ON")
