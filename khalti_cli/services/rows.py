@@ -244,8 +244,9 @@ def _json_fields(line: int, pairs: _Pairs, columns: Columns) -> Fields | BadRow:
             known = ", ".join(columns.known)
             return BadRow(line, str(key), f"khalti does not know this column; the columns are {known}.")
         if name in keys:
-            same = "is given twice" if keys[name] == key else f"and {keys[name]!r} are the same column"
-            return BadRow(line, name, f"the key {key!r} {same}; give each column once.")
+            if keys[name] == key:
+                return BadRow(line, name, f"the key {key!r} is given twice; give each column once.")
+            return BadRow(line, name, f"the keys {keys[name]!r} and {key!r} name the same column; give it once.")
         keys[name] = key
         if value is not None and not isinstance(value, str):
             return BadRow(line, name, "must be text or a number.")
