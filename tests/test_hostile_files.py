@@ -238,7 +238,7 @@ def test_files_are_0600_whatever_the_umask(cli: Cli, two_slips: list[str], isola
         os.umask(old)
     made = [*sorted((isolated / "slips").iterdir()), isolated / "b.db", isolated / "khalti.db.reconcile.lock"]
     assert [stat.S_IMODE(p.stat().st_mode) for p in made] == [0o600] * 4
-    assert not [p for p in isolated.rglob(".*.tmp")]  # no temporary file left behind
+    assert not list(isolated.rglob(".*.tmp"))  # no temporary file left behind
 
 
 # --- 4. database paths are text -------------------------------------------------------------------------
@@ -434,4 +434,3 @@ def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
     """Prints how many cases this file tried (run the whole file with -n 0; -s shows it)."""
     with capsys.disabled():
         print("\nfiles and paths cases tried: " + ", ".join(f"{k} {v}" for k, v in sorted(TRIED.items())))
-
