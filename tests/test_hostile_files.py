@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 import zxingcpp
 from conftest import Cli, Run
-from hypothesis import HealthCheck, example, given, settings
+from generated_cases import PROPERTY, Tally
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -37,14 +38,7 @@ from khalti_cli.lock import reconcile_lock
 from khalti_cli.sandbox import SandboxServer
 from khalti_cli.services import validate
 
-PROPERTY = settings(
-    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-TRIED: dict[str, int] = {}  # cases tried per class, for the README's figures
-
-
-def tried(name: str, n: int = 1) -> None:
-    TRIED[name] = TRIED.get(name, 0) + n
+tried = Tally("files and paths cases tried")  # cases tried per class, for the README's figures
 
 
 def never_a_bug(run: Run) -> None:
@@ -264,7 +258,7 @@ def test_any_database_path_means_that_file(cli: Cli, isolated: Path, name: str) 
     generated name gets a payment, is listed, and backed up: the backup has exactly that payment, and no
     other file appears."""
     tried("database paths")
-    work = isolated / f"case{TRIED['database paths']}"
+    work = isolated / f"case{tried['database paths']}"
     work.mkdir()
     decoys = [work / n for n in ("fees", "x", "A.db", "a.db", "file")]
     for decoy in decoys:
@@ -325,7 +319,7 @@ def test_another_programs_database_is_never_changed(cli: Cli, isolated: Path, sp
     if not spec["tables"] and not spec["migrations"] and not spec["user_version"] and not spec["application_id"]:
         spec = {**spec, "tables": ["customers"]}
     tried("foreign databases")
-    db = isolated / f"other{TRIED['foreign databases']}.db"
+    db = isolated / f"other{tried['foreign databases']}.db"
     make_foreign(db, spec)
     before = sha(db)
     for args in (["list"], ["create", "--amount", "100", "--name", "Fee"], ["reconcile"], ["payers", "list"]):
@@ -433,4 +427,4 @@ def test_order_ids_alphabet_is_what_the_names_encode() -> None:
 def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
     """Prints how many cases this file tried (run the whole file with -n 0; -s shows it)."""
     with capsys.disabled():
-        print("\nfiles and paths cases tried: " + ", ".join(f"{k} {v}" for k, v in sorted(TRIED.items())))
+        print(tried.line())

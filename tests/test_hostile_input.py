@@ -24,20 +24,14 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli, Run, khalti_exe
-from hypothesis import HealthCheck, example, given, settings
+from generated_cases import PROPERTY, Tally
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from khalti_cli.errors import InvalidInput
 from khalti_cli.services import validate
 
-PROPERTY = settings(
-    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-TRIED: dict[str, int] = {}  # cases tried per class, for the README's figures
-
-
-def tried(name: str, n: int = 1) -> None:
-    TRIED[name] = TRIED.get(name, 0) + n
+tried = Tally("input cases tried")  # cases tried per class, for the README's figures
 
 
 def refused(run: Run, code: int = 3) -> None:
@@ -310,4 +304,4 @@ def test_seeded_random_dates_through_the_installed_program(run_khalti: object) -
 def test_figures(capsys: pytest.CaptureFixture[str]) -> None:
     """Prints how many cases this file tried (run the whole file with -n 0; -s shows it)."""
     with capsys.disabled():
-        print("\ninput cases tried: " + ", ".join(f"{k} {v}" for k, v in sorted(TRIED.items())))
+        print(tried.line())
