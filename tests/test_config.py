@@ -325,6 +325,9 @@ def test_database_file_is_private(cli: Cli, isolated: Path) -> None:
             if side.exists():
                 assert stat.S_IMODE(side.stat().st_mode) & 0o077 == 0, side
         nested = isolated / "new" / "dir" / "k.db"
+        assert created(cli, "--db", str(nested)) == 4  # a missing folder is a mistyped path: nothing is made
+        assert not (isolated / "new").exists()
+        nested.parent.mkdir(parents=True)
         assert created(cli, "--db", str(nested)) == 0
         assert stat.S_IMODE(nested.stat().st_mode) == 0o600
     finally:
