@@ -220,7 +220,7 @@ def test_a_csv_row_of_many_short_quoted_lines_is_capped_too(cli: Cli, isolated: 
     (isolated / "q.csv").write_text(f'amount,name\n10,Fee\n10,"{cell}"\n')
     run = cli("import", "q.csv")
     refused(run)
-    assert "(the row that starts on line 3)" in run.stderr, run.stderr
+    assert "The row that starts on line 3 (at line" in run.stderr, run.stderr
 
 
 @settings(PROPERTY, max_examples=20)

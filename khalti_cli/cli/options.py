@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from khalti_cli.errors import InvalidInput
 from khalti_cli.output import FORMATS
 
 FormatOption: Any = typer.Option(
@@ -83,8 +84,6 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
             moment = moment.astimezone()
         return moment.astimezone(UTC).isoformat(timespec="milliseconds")
     except (OverflowError, OSError, ValueError):
-        from khalti_cli.errors import InvalidInput
-
         raise InvalidInput(
             f"{option} {value.strip()[:40]!r} is outside the dates khalti can work with (years 1 to 9999, "
             "with a day to spare at each end). Give a date nearer today."

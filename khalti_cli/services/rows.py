@@ -123,10 +123,14 @@ class Lines:
         self.number += 1
         self._row_chars += len(text)
         if len(text.rstrip("\r\n")) > self.limit or self._row_chars > self.limit + 2:
-            start = "" if self._row_line == self.number else f" (the row that starts on line {self._row_line})"
+            where = (
+                f"Line {self.number}"
+                if self._row_line == self.number
+                else f"The row that starts on line {self._row_line} (at line {self.number})"
+            )
             raise InvalidInput(
-                f"Line {self.number}{start} is longer than {self.limit:,} characters, the most khalti reads in "
-                "one row; is this the right file? Nothing was imported."
+                f"{where} is longer than {self.limit:,} characters, the most khalti reads in one row; is this "
+                "the right file? Nothing was imported."
             )
         try:
             text.encode("utf-8")
