@@ -9,7 +9,7 @@ falls back to Pillow's default font, which has no Devanagari: Nepali text would 
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Iterable, Sequence
 from datetime import timedelta, timezone
 from functools import lru_cache
@@ -18,7 +18,7 @@ from typing import Any
 
 from khalti_cli.clock import now, parse
 from khalti_cli.errors import InvalidInput
-from khalti_cli.files import claim_names, publishing, record_file_name
+from khalti_cli.files import claim_names, record_file_name, write_private
 from khalti_cli.money import format_rupees
 from khalti_cli.services import validate
 from khalti_cli.services.payments import find_payment
@@ -123,14 +123,10 @@ def write_slips(
         raise InvalidInput(f"Cannot make the folder {folder}: {exc.strerror}.") from None
     for record, path in zip(chosen, paths, strict=True):
         image = render_slip(record, school_name)
+        png = io.BytesIO()
+        image.save(png, format="PNG", dpi=(300, 300), optimize=True)
         # A slip names the payer: customer data, so 0600 like the database (the office prints it).
-        with publishing(path, force=force) as tmp:
-            try:
-                fd = os.open(tmp, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
-                with os.fdopen(fd, "wb") as stream:
-                    image.save(stream, format="PNG", dpi=(300, 300), optimize=True)
-            except OSError as exc:
-                raise InvalidInput(f"Cannot write {path}: {exc.strerror or exc}.") from None
+        write_private(path, png.getvalue(), force=force)
     return paths
 
 
