@@ -131,10 +131,13 @@ def _create_private(path: Path) -> None:
     try:
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
-        raise StoreError(
-            f"{path} is a link to a file that does not exist; khalti will not create a database through it. "
-            "Point KHALTI_DB / --db at the database itself."
-        ) from None
+        if os.path.islink(path) and not os.path.exists(path):
+            raise StoreError(
+                f"{path} is a link to a file that does not exist; khalti will not create a database through "
+                "it. Point KHALTI_DB / --db at the database itself."
+            ) from None
+        _check_path(path)  # another khalti made it a moment ago (two first runs at once): use it
+        return
     os.close(fd)
 
 
