@@ -118,10 +118,12 @@ class GatewayRateLimited(GatewayError):
 class GatewayBadResponse(GatewayError):
     """A body that is not the JSON Khalti documents (HTML, truncated, wrong shape, too large)."""
 
-    def __init__(self, message: str, excerpt: str | None = None) -> None:
+    def __init__(self, message: str, excerpt: str | None = None, *, retryable: bool = True) -> None:
         super().__init__(message)
         # The start of an answer that could not be stored as it came (key redacted, capped): kept in an event.
         self.excerpt = excerpt
+        # False for answers that asking again at once would not mend (too large, unstorable, another pidx).
+        self.retryable = retryable
 
 
 class Unexpected(KhaltiError):

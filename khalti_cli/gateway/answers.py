@@ -122,6 +122,7 @@ def _json(content: bytes, key: str | None = None, what: str = "the request") -> 
         f"Khalti's answer to {what} could not be stored: {problem}. Nothing was changed; tell Khalti if it "
         "keeps happening (the answer is kept in the payment's history).",
         excerpt=excerpt(content, key),
+        retryable=False,
     )
 
 
@@ -263,7 +264,8 @@ def interpret_lookup(
             said = "no pidx" if about is None else f"pidx {_shown(about)}"
             raise GatewayBadResponse(
                 f"Khalti's answer to {what} was about another link ({said}). Nothing was changed; "
-                "tell Khalti if it keeps happening."
+                "tell Khalti if it keeps happening.",
+                retryable=False,
             )
         implausible: list[str] = []
         amounts: dict[str, int | None] = {}
@@ -290,7 +292,8 @@ def interpret_lookup(
     if isinstance(word, str):
         raise GatewayBadResponse(
             f"Khalti's answer to {what} said {_shown(word)} with HTTP {status_code}, a code Khalti does not "
-            "send with it; it was not believed. Nothing was changed; try again later."
+            "send with it; it was not believed. Nothing was changed; try again later.",
+            retryable=False,
         )
     if isinstance(body, dict) and 400 <= status_code < 500:
         message, fields = rejected_message(body)

@@ -114,7 +114,7 @@ class KhaltiClient(_Client):
             headers=_headers(key),
             timeout=_timeout(timeout_ms),
             limits=limits,
-            transport=transport(limits),
+            transport=transport(limits, tls=not base_url.lower().startswith("http://")),
             follow_redirects=False,
         )
 
@@ -149,7 +149,8 @@ class KhaltiClient(_Client):
                 self._log(f"POST {path} -> {exc}, not read further")
             raise GatewayBadResponse(
                 f"Khalti's answer to {what} was {exc} (its answers are under 2 KB; khalti reads at most "
-                f"{MAX_ANSWER_BYTES // 1024} KiB). Nothing was changed; tell Khalti if it keeps happening."
+                f"{MAX_ANSWER_BYTES // 1024} KiB). Nothing was changed; tell Khalti if it keeps happening.",
+                retryable=False,
             ) from None
         if self._log:
             ms = (time.monotonic() - started) * 1000
