@@ -12,6 +12,7 @@ or is nested deeper than any of Khalti's is a bad answer, not a crash.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ _MAX_DEPTH = 32  # Khalti's answers nest 3 deep
 _EXCERPT = 2000  # characters of a bad answer kept in its event
 
 
+@functools.lru_cache(maxsize=4)
 def _key_pattern(key: str) -> re.Pattern[str]:
     forms = {key, quote(key, safe=""), quote_plus(key, safe=""), json.dumps(key)[1:-1]}
     alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
