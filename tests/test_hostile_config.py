@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from khalti_cli.sandbox import SandboxServer
 
 PROPERTY = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     phases=(Phase.explicit, Phase.generate),

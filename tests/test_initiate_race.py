@@ -104,7 +104,7 @@ def test_initiates_at_once_in_real_processes_make_one_link(
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     phases=(Phase.explicit, Phase.generate),
