@@ -93,6 +93,7 @@ _URL_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
 def _bad_base_url(value: str, why: str) -> ConfigError:
+    value = re.sub(r"//[^/]*@", "//***@", value)  # a user name or password (maybe the key) is never shown
     shown = printable(value) if len(value) <= 100 else printable(value[:97]) + "..."
     return ConfigError(
         f"KHALTI_BASE_URL {shown!r} is not a usable web address: {why}. "

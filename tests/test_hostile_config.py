@@ -163,12 +163,16 @@ def broken_urls(draw: Any) -> str:
 @example(value="https://khalti.com:abc", command=("initiate", "NEW"))
 @example(value="https://dev.khalti\t.com", command=("initiate", "NEW"))
 @example(value="https://ｋｈａｌｔｉ.com", command=("initiate", "NEW"))
+@example(value="https://05bf95cc57244045b8df5fad06748dab@khalti.com", command=("initiate", "NEW"))
 def test_unusable_base_urls_are_configuration_errors(
     cli: Cli, office: Path, value: str, command: tuple[str, ...]
 ) -> None:
     tried("KHALTI_BASE_URL values")
     run = check(cli, office, command, "KHALTI_BASE_URL", value)
     assert "\t" not in run.stderr and "\x1b" not in run.stderr  # the bad value is shown, made printable
+    if "@" in value:  # a user name or password in the URL (perhaps the key) is not shown
+        userinfo = value.split("//", 1)[-1].rsplit("@", 1)[0]
+        assert not userinfo or f"{userinfo}@" not in run.stderr
 
 
 # --- KHALTI_SECRET_KEY ------------------------------------------------------------------------------------
