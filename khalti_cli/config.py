@@ -8,14 +8,17 @@ traceback can show it.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from khalti_cli.errors import ConfigError
+from khalti_cli.output import printable
 
 ENVIRONMENTS = ("sandbox", "production")
 DEFAULT_BASE_URLS = {"sandbox": "https://dev.khalti.com", "production": "https://khalti.com"}
@@ -71,6 +74,7 @@ class Settings:
                 "No Khalti secret key is set. Put KHALTI_SECRET_KEY=<your live secret key> in the .env file "
                 "or the environment (for the sandbox, the key from test-admin.khalti.com)."
             )
+        check_key_shape(self.secret_key)
         check_base_url_safe(self.env, self.base_url)
         return self.secret_key.reveal().strip()
 
@@ -84,15 +88,96 @@ class Settings:
         return self.website_url, self.return_url or self.website_url
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_URL_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+
+
+def _bad_base_url(value: str, why: str) -> ConfigError:
+    value = re.sub(r"//[^/]*@", "//***@", value)  # a user name or password (maybe the key) is never shown
+    shown = printable(value) if len(value) <= 100 else printable(value[:97]) + "..."
+    return ConfigError(
+        f"KHALTI_BASE_URL {shown!r} is not a usable web address: {why}. "
+        "Use one like https://dev.khalti.com (sandbox) or https://khalti.com (production)."
+    )
+
+
+def _check_host(value: str, host: str) -> None:
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            IPv6Address(host[1:-1])
+        except ValueError:
+            raise _bad_base_url(value, "the address in brackets is not an IPv6 address") from None
+        return
+    if not host.isascii():
+        raise _bad_base_url(value, "the host name has letters outside ASCII (write it in its xn-- form)")
+    if host.replace(".", "").isdigit():
+        try:
+            IPv4Address(host)
+        except ValueError:
+            raise _bad_base_url(value, "the host is not a valid IPv4 address") from None
+        return
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise _bad_base_url(value, "the host name is not a valid name (letters, digits, hyphens and dots)")
+
+
 def normalise_base_url(value: str) -> str:
-    """Accept the root, or the root with /api/v2 (with or without the slash); return the root."""
+    """Accept the root, or the root with /api/v2 (with or without the slash); return the root.
+
+    Everything an HTTP client could stumble on later is refused here, before anything is written: a value
+    that passes is a plain http(s) URL with an ASCII host, an optional numeric port and a plain path."""
     url = value.strip().rstrip("/")
+    if not url:
+        raise _bad_base_url(value, "it is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise _bad_base_url(value, "it holds spaces, tabs or control characters")
     if url.endswith("/api/v2"):
         url = url[: -len("/api/v2")].rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise _bad_base_url(value, "it must start with https:// (or http:// for a local sandbox)")
+    netloc, _, path = rest.partition("/")
+    if any(ch in rest for ch in "?#\\"):
+        raise _bad_base_url(value, "it may not have a query (?), a fragment (#) or a backslash")
+    if "@" in netloc:
+        raise _bad_base_url(value, "it may not carry a user name or password (the key goes in KHALTI_SECRET_KEY)")
+    host, port = netloc, ""
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        host, port = (netloc[: end + 1], netloc[end + 1 :]) if end > 0 else (netloc, "")
+        if port and not port.startswith(":"):
+            raise _bad_base_url(value, "the port must follow the host after a colon")
+        port = port[1:]
+    elif ":" in netloc:
+        host, port = netloc.rsplit(":", 1)
+    if not host:
+        raise _bad_base_url(value, "it has no host name")
+    _check_host(value, host)
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise _bad_base_url(value, "the port must be a number from 1 to 65535")
+    if not path.isascii() or not _URL_PATH.fullmatch(path):
+        raise _bad_base_url(value, "the path has characters a web address cannot hold")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"KHALTI_BASE_URL {value!r} is not a web address. Use one like https://dev.khalti.com.")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise _bad_base_url(value, "it has no host name")
     return url
+
+
+_KEY_MAX = 512
+
+
+def check_key_shape(key: Secret) -> None:
+    """Khalti's keys are short ASCII tokens; anything else would break the Authorization header. The key is
+    never echoed, not even in part."""
+    value = key.reveal().strip()
+    if not value:
+        return
+    if len(value) > _KEY_MAX or not all("!" <= ch <= "~" for ch in value):
+        raise ConfigError(
+            "KHALTI_SECRET_KEY is not a Khalti key: it holds spaces, line breaks, control characters or "
+            "letters outside ASCII, or is very long. Copy the live secret key again from the merchant "
+            "dashboard (test-admin.khalti.com for the sandbox, admin.khalti.com for production)."
+        )
 
 
 def check_base_url_safe(env: str, base_url: str) -> None:
@@ -106,6 +191,26 @@ def check_base_url_safe(env: str, base_url: str) -> None:
             f"Refusing to send the production key to {base_url}: in production only https://khalti.com "
             "(or a subdomain) is allowed. Fix KHALTI_BASE_URL or use KHALTI_ENV=sandbox."
         )
+
+
+TIMEOUT_MAX_S = 300
+
+
+def parse_timeout(text: str | None) -> int:
+    """KHALTI_TIMEOUT in seconds (decimals allowed) -> milliseconds: the deadline of one whole request."""
+    if text is None:
+        return 15000
+    shown = printable(text)[:40]
+    try:
+        seconds = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        raise ConfigError(f"KHALTI_TIMEOUT must be a number of seconds, such as 15, not {shown!r}.") from None
+    # Compared as a Decimal first: inf, nan and 1e999999999 never reach int().
+    if not seconds.is_finite() or not 0 < seconds <= TIMEOUT_MAX_S or int(seconds * 1000) < 1:
+        raise ConfigError(
+            f"KHALTI_TIMEOUT must be a number of seconds above 0 and at most {TIMEOUT_MAX_S}, not {shown!r}."
+        )
+    return int(seconds * 1000)
 
 
 def default_db_path() -> Path:
@@ -181,15 +286,7 @@ def load_settings(
     if not db_path.is_absolute():
         db_path = cwd / db_path
 
-    timeout_text = get("KHALTI_TIMEOUT")
-    timeout_ms = 15000
-    if timeout_text:
-        try:
-            timeout_ms = int(Decimal(timeout_text.strip()) * 1000)
-        except (InvalidOperation, ValueError):
-            raise ConfigError(f"KHALTI_TIMEOUT must be a number of seconds, not {timeout_text!r}.") from None
-        if not 0 < timeout_ms <= 300_000:
-            raise ConfigError("KHALTI_TIMEOUT must be between 0 and 300 seconds.")
+    timeout_ms = parse_timeout(get("KHALTI_TIMEOUT"))
 
     key = get("KHALTI_SECRET_KEY")
     return Settings(

@@ -116,7 +116,35 @@ class GatewayRateLimited(GatewayError):
 
 
 class GatewayBadResponse(GatewayError):
-    """A body that is not the JSON Khalti documents (HTML, truncated, wrong shape)."""
+    """A body that is not the JSON Khalti documents (HTML, truncated, wrong shape, too large)."""
+
+    def __init__(self, message: str, excerpt: str | None = None, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        # The start of an answer that could not be stored as it came (key redacted, capped): kept in an event.
+        self.excerpt = excerpt
+        # False for answers that asking again at once would not mend (too large, unstorable, another pidx).
+        self.retryable = retryable
+
+
+class Unexpected(KhaltiError):
+    """A failure khalti did not foresee inside a worker (a bug): counted against its payment, exit 1."""
+
+    exit_code = ExitCode.BUG
+
+    def __init__(self, message: str, details: str) -> None:
+        super().__init__(message)
+        self.details = details  # the traceback, shown with -v
+
+
+def unexpected(exc: BaseException, what: str) -> Unexpected:
+    """An exception nobody foresaw, as an error of its own payment (call inside the `except`)."""
+    import traceback
+
+    return Unexpected(
+        f"khalti hit an unexpected problem during {what} ({exc.__class__.__name__}); that payment was left as "
+        "it was. Run the same command with -v to see the details, and report them.",
+        traceback.format_exc(),
+    )
 
 
 class GatewayRejected(InvalidInput):

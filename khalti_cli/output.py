@@ -9,11 +9,40 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Bidirectional overrides and isolates can make a terminal show text in another order than it is.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def _unsafe(ch: str) -> bool:
+    # Cc: C0, DEL, C1 (ESC starts every terminal escape sequence); Cs: lone surrogates; Zl/Zp: U+2028/9.
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """Text that khalti did not write, made safe to show and to store: every control character, escape
+    sequence introducer, lone surrogate, line separator and bidi override becomes U+FFFD (a tab or line
+    break becomes a space, or stays with newlines=True). The one sanitiser for outside text."""
+    if text.isprintable() and text.isascii():
+        return text  # the common case, quickly
+    out = []
+    for ch in text:
+        if ch == "\n" and newlines:
+            out.append(ch)
+        elif ch in "\t\n\r":
+            out.append(" ")
+        elif _unsafe(ch):
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def resolve_format(fmt: str | None, stdout: TextIO | None = None) -> str:

@@ -29,7 +29,7 @@ class RetryPolicy:
 
     def next_wait(self, attempt: int, error: GatewayError, rng: random.Random, deadline: float | None) -> float | None:
         """Seconds to wait before trying again, or None to give up (attempts or deadline spent)."""
-        if attempt >= self.attempts:
+        if attempt >= self.attempts or not getattr(error, "retryable", True):
             return None
         wait = self.delay_ms(attempt, error, rng) / 1000
         if deadline is not None and time.monotonic() + wait > deadline:

@@ -68,5 +68,7 @@ def _is_click_error(exc: Exception) -> bool:
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"Error: {message}\n")
+    from khalti_cli.output import printable
+
+    sys.stderr.write(f"Error: {printable(message, newlines=True)}\n")
     sys.stderr.flush()

@@ -22,7 +22,7 @@ def reconcile(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Check at most this many links."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Ask Khalti and report; write nothing."),
     older_than: str | None = typer.Option(None, "--older-than", help="Skip links checked within this time (10m)."),
-    max_time: str | None = typer.Option(None, "--max-time", help="Stop starting lookups after this long (5m)."),
+    max_time: str | None = typer.Option(None, "--max-time", help="End the run by then, lookups in flight too (5m)."),
     rate: int | None = typer.Option(None, "--rate", min=1, help="At most this many lookups per second."),
     check_all: bool = typer.Option(False, "--all", help="Also re-check links Khalti already reported final."),
     fmt: str | None = FormatOption,
@@ -54,6 +54,8 @@ def reconcile(
         st.warn(f"... and {len(summary.error_messages) - 5} more kinds of error.")
     if summary.auth_error is not None:
         st.warn(f"Error: {summary.auth_error}")
+    for bug in summary.unexpected[:5]:
+        st.log(bug.details.rstrip())
     code = summary.exit_code
     if fmt == "json":
         sys.stdout.write(dumps(summary.as_json()) + "\n")

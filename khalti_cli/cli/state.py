@@ -88,7 +88,9 @@ class AppState:
 
 
 def _write_err(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    from khalti_cli.output import printable
+
+    sys.stderr.write(printable(message, newlines=True) + "\n")
     sys.stderr.flush()
 
 

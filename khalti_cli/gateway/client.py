@@ -1,8 +1,8 @@
-"""HTTP clients for Khalti: a sync one for single calls and an async one for reconcile's batch.
+"""The HTTP client for Khalti: initiate, lookup (retried), refund; thread-safe, so reconcile's workers share it.
 
-Both build requests and read answers through the same functions (`_request_*`, `answers.*`), so the
-mapping of Khalti's bodies is written once. Headers are never logged; the key lives only in the client's
-default headers.
+Answers are read through `transport` (a whole-request deadline, a size cap) and mapped by `answers.*`,
+which also redacts the key from anything Khalti (or a proxy) echoes back. Headers are never logged; the
+key lives only in the client's default headers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import httpx
 
 from khalti_cli import __version__
 from khalti_cli.errors import (
+    GatewayBadResponse,
     GatewayDropped,
     GatewayError,
     GatewayTimeout,
@@ -30,6 +31,7 @@ from khalti_cli.gateway.answers import (
     interpret_lookup,
     interpret_refund,
 )
+from khalti_cli.gateway.transport import MAX_ANSWER_BYTES, AnswerRefused, deadline, read_capped, transport
 from khalti_cli.retry import RetryPolicy
 
 Log = Callable[[str], None]
@@ -47,6 +49,7 @@ def _headers(key: str) -> dict[str, str]:
         "Authorization": f"Key {key}",
         "Content-Type": "application/json",
         "Accept": "application/json",
+        "Accept-Encoding": "identity",  # answers are small; a compressed one is still read, capped
         "User-Agent": f"khalti-cli/{__version__}",
     }
 
@@ -104,12 +107,14 @@ class KhaltiClient(_Client):
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         # retries=2 on the transport re-tries only failed *connects*: nothing reached Khalti yet,
         # so it is safe even for initiate.
+        self._key = key
+        self._timeout_s = timeout_ms / 1000
         self._http = httpx.Client(
             base_url=base_url,
             headers=_headers(key),
             timeout=_timeout(timeout_ms),
             limits=limits,
-            transport=httpx.HTTPTransport(retries=2, limits=limits),
+            transport=transport(limits, tls=not base_url.lower().startswith("http://")),
             follow_redirects=False,
         )
 
@@ -122,34 +127,52 @@ class KhaltiClient(_Client):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _post(self, path: str, payload: dict[str, Any] | None, what: str) -> httpx.Response:
+    def _post(
+        self, path: str, payload: dict[str, Any] | None, what: str, run_deadline: float | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One request, over by KHALTI_TIMEOUT (or the run's deadline, if sooner) whatever the other side
+        does: connect, send, headers and body included. Reads at most MAX_ANSWER_BYTES of the answer."""
         started = time.monotonic()
+        ends = started + self._timeout_s
+        if run_deadline is not None:
+            ends = min(ends, run_deadline)
         try:
             content = b"" if payload is None else json.dumps(payload).encode()
-            response = self._http.post(path, content=content)
+            with deadline(ends), self._http.stream("POST", path, content=content) as response:
+                body = read_capped(response)
         except httpx.HTTPError as exc:
             if self._log:
                 self._log(f"POST {path} failed: {exc.__class__.__name__}")
             raise _transport_error(exc, what) from None
+        except AnswerRefused as exc:
+            if self._log:
+                self._log(f"POST {path} -> {exc}, not read further")
+            raise GatewayBadResponse(
+                f"Khalti's answer to {what} was {exc} (its answers are under 2 KB; khalti reads at most "
+                f"{MAX_ANSWER_BYTES // 1024} KiB). Nothing was changed; tell Khalti if it keeps happening.",
+                retryable=False,
+            ) from None
         if self._log:
             ms = (time.monotonic() - started) * 1000
             self._log(f"POST {path} -> HTTP {response.status_code} ({ms:.0f} ms)")
-        return response
+        return response.status_code, body, _lower_headers(response)
 
     def initiate(self, payload: dict[str, Any]) -> InitiateAnswer:
         """Never retried after the request may have been sent (no idempotency key at Khalti)."""
-        response = self._post(INITIATE_PATH, payload, "initiate")
-        return interpret_initiate(response.status_code, response.content, _lower_headers(response))
+        code, body, headers = self._post(INITIATE_PATH, payload, "initiate")
+        return interpret_initiate(code, body, headers, key=self._key)
 
-    def lookup_once(self, pidx: str) -> LookupAnswer:
-        response = self._post(LOOKUP_PATH, {"pidx": pidx}, f"the lookup of {pidx}")
-        return interpret_lookup(pidx, response.status_code, response.content, _lower_headers(response))
+    def lookup_once(self, pidx: str, *, deadline: float | None = None) -> LookupAnswer:
+        code, body, headers = self._post(LOOKUP_PATH, {"pidx": pidx}, f"the lookup of {pidx}", deadline)
+        return interpret_lookup(pidx, code, body, headers, key=self._key)
 
     def lookup(self, pidx: str, *, deadline: float | None = None) -> LookupAnswer:
+        """Retried on temporary errors; with a deadline (reconcile --max-time), nothing runs past it, the
+        request in flight included."""
         attempt = 1
         while True:
             try:
-                return self.lookup_once(pidx)
+                return self.lookup_once(pidx, deadline=deadline)
             except GatewayError as exc:
                 wait = self._retry.next_wait(attempt, exc, self._rng, deadline)
                 if wait is None:
@@ -165,5 +188,5 @@ class KhaltiClient(_Client):
             body["amount"] = amount
         if mobile:
             body["mobile"] = mobile
-        response = self._post(refund_path(transaction_id), body or None, "refund")
-        return interpret_refund(response.status_code, response.content, _lower_headers(response))
+        code, answer, headers = self._post(refund_path(transaction_id), body or None, "refund")
+        return interpret_refund(code, answer, headers, key=self._key)

@@ -73,6 +73,15 @@ def _apply(store: Store, link_id: int, answer: LookupAnswer, at: str, write: boo
     updated = link_changes(answer, at)
     links = [{**row, **updated} if row["id"] == link_id else row for row in q.links_of(store, payment["id"])]
     status, reason, shown = decide_for(payment, links)
+    if answer.implausible:
+        problem = (
+            f"Khalti reported {', '.join(answer.implausible)} for link {answer.pidx}, which cannot be a real "
+            f"amount; ask Khalti, then settle it with: khalti resolve {payment['order_id']} --as completed "
+            "(or --as voided) --reason TEXT."
+        )
+        if problem not in (reason or ""):
+            reason = f"{reason} {problem}" if reason else problem
+        status = "review"
     change = Change(payment["order_id"], answer.pidx, answer.status, payment["status"], status, reason)
     if not write:
         return change
@@ -117,7 +126,18 @@ def apply_answer(store: Store, link_id: int, answer: LookupAnswer) -> Change:
     return apply_answers(store, [(link_id, answer)])[0]
 
 
-def record_call_error(store: Store, payment_id: int, pidx: str | None, kind: str, message: str) -> None:
-    """A failed call to Khalti is history too; statuses are left exactly as they were."""
+def record_call_error(
+    store: Store, payment_id: int, pidx: str | None, kind: str, message: str, detail: Any = None
+) -> None:
+    """A failed call to Khalti is history too; statuses are left exactly as they were. `detail`: the start
+    of an answer that could not be stored as it came (GatewayBadResponse.excerpt), kept for a person."""
     with store.write():
-        q.add_event(store, payment_id, kind, outcome="error", pidx=pidx, message=message)
+        add_call_error(store, payment_id, pidx, kind, message, detail)
+
+
+def add_call_error(
+    store: Store, payment_id: int, pidx: str | None, kind: str, message: str, detail: Any = None
+) -> None:
+    """record_call_error inside a transaction the caller holds."""
+    event_detail = {"answer_excerpt": detail} if detail is not None else None
+    q.add_event(store, payment_id, kind, outcome="error", pidx=pidx, message=message, detail=event_detail)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from khalti_cli import money
-from khalti_cli.clock import stamp
+from khalti_cli.clock import now, stamp
 from khalti_cli.config import Settings
 from khalti_cli.errors import (
     AuthError,
+    GatewayBadResponse,
     GatewayError,
     GatewayRejected,
     InvalidInput,
@@ -25,6 +27,11 @@ from khalti_cli.services.records import event_record, link_record, payment_recor
 from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+
+
+def initiate_grace(settings: Settings) -> timedelta:
+    """How long an initiate that got no answer may still be in flight; after it, reconcile voids it."""
+    return timedelta(milliseconds=settings.timeout_ms) + timedelta(seconds=60)
 
 
 class Gateway(Protocol):
@@ -165,21 +172,46 @@ def initiate_payload(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return payload
 
 
-def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[str, Any]) -> InitiateResult:
-    """One initiate, crash-safe: the link row is written before the request goes out."""
-    payload = initiate_payload(row, settings)
+def claim_link(store: Store, settings: Settings, row: dict[str, Any], force: bool) -> tuple[dict[str, Any], int]:
+    """Check the payment and write its 'sending' link in ONE write transaction (BEGIN IMMEDIATE), so of
+    two initiates at once exactly one claims it: the other sees the claim and is refused (exit 3)."""
     at = stamp()
     with store.write():
+        fresh = q.get_payment_by_id(store, row["id"])
+        if fresh is None:
+            raise NotFound(f"Payment {row['order_id']} no longer exists.")
+        check_initiable(fresh, force)
+        # A claim younger than the initiate grace period may still become a link someone is given.
+        recent = stamp(now() - initiate_grace(settings))
+        if not force and q.links_in_flight(store, fresh["id"], since=recent):
+            raise InvalidInput(
+                f"Another khalti is making a link for payment {fresh['order_id']} right now. Wait for it and "
+                f"check with: khalti show {fresh['order_id']} (if that run was stopped, its attempt is void "
+                "after a minute or two; give --force to make another link anyway)."
+            )
         link_id = q.insert_link(
             store,
             {
-                "payment_id": row["id"],
+                "payment_id": fresh["id"],
                 "state": "sending",
-                "amount_paisa": row["amount_paisa"],
+                "amount_paisa": fresh["amount_paisa"],
                 "created_at": at,
                 "updated_at": at,
             },
         )
+    return fresh, link_id
+
+
+def initiate_one(
+    store: Store, gateway: Gateway, settings: Settings, row: dict[str, Any], *, force: bool = False
+) -> InitiateResult:
+    """One initiate, crash-safe: the link row is written before the request goes out."""
+    settings.require_urls()
+    try:
+        row, link_id = claim_link(store, settings, row, force)
+    except InvalidInput as exc:
+        return InitiateResult(row["order_id"], error=exc)
+    payload = initiate_payload(row, settings)
     try:
         answer = gateway.initiate(payload)
     except GatewayRejected as exc:
@@ -288,7 +320,7 @@ def initiate_many(
         check_initiable(row, force)
     client = gateway()
     for row in rows:
-        yield initiate_one(store, client, settings, row)
+        yield initiate_one(store, client, settings, row, force=force)
 
 
 # --- lookup -----------------------------------------------------------------------------------
@@ -339,7 +371,8 @@ def lookup_many(
             except AuthError:
                 raise
             except (GatewayError, GatewayRejected) as exc:
-                record_call_error(store, payment["id"], link["pidx"], "lookup", str(exc))
+                excerpt = exc.excerpt if isinstance(exc, GatewayBadResponse) else None
+                record_call_error(store, payment["id"], link["pidx"], "lookup", str(exc), excerpt)
                 errors.append(exc)
                 continue
             changes.append(apply_answer(store, link["id"], answer))

@@ -8,6 +8,7 @@ at most the answers in flight. A failed lookup leaves its payment exactly as it 
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -17,10 +18,20 @@ from datetime import timedelta
 from typing import Any
 
 from khalti_cli.clock import now, stamp
-from khalti_cli.config import Settings, check_base_url_safe
-from khalti_cli.errors import AuthError, ExitCode, GatewayError, GatewayRejected, KhaltiError
+from khalti_cli.config import Settings, check_base_url_safe, check_key_shape
+from khalti_cli.errors import (
+    AuthError,
+    ExitCode,
+    GatewayBadResponse,
+    GatewayError,
+    GatewayRejected,
+    KhaltiError,
+    Unexpected,
+    unexpected,
+)
 from khalti_cli.gateway.answers import LookupAnswer
-from khalti_cli.services.apply import Change, apply_answers
+from khalti_cli.services.apply import Change, add_call_error, apply_answers
+from khalti_cli.services.payments import initiate_grace
 from khalti_cli.services.records import payment_record
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
@@ -50,6 +61,7 @@ class Summary:
     seconds: float = 0
     error_messages: list[str] = field(default_factory=list)
     auth_error: AuthError | None = None
+    unexpected: list[Unexpected] = field(default_factory=list)  # bugs: the run exits 1
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +89,8 @@ class Summary:
             return ExitCode.CONFIG
         if self.review:
             return ExitCode.REVIEW
+        if self.unexpected:
+            return ExitCode.BUG
         if self.errors:
             return ExitCode.TEMPORARY
         return ExitCode.OK
@@ -144,6 +158,8 @@ def _lookups(
                 result = exc
             except (GatewayError, GatewayRejected) as exc:
                 result = exc
+            except Exception as exc:  # a bug: an error of this link only, never a dead worker
+                result = unexpected(exc, f"the lookup of {link[1]}")
             out.put((link, result))  # blocks while the writer is behind: memory stays bounded
 
     with KhaltiClient(
@@ -165,8 +181,7 @@ def _lookups(
 
 def void_dangling(store: Store, settings: Settings, dry_run: bool) -> int:
     """Initiates whose answer was lost: their URL never reached anyone, so nobody can pay them."""
-    grace = timedelta(milliseconds=settings.timeout_ms) + timedelta(seconds=60)
-    links = q.dangling_links(store, stamp(now() - grace))
+    links = q.dangling_links(store, stamp(now() - initiate_grace(settings)))
     if dry_run or not links:
         return len(links)
     at = stamp()
@@ -194,6 +209,8 @@ def reconcile(
 ) -> Summary:
     started = time.monotonic()
     check_base_url_safe(settings.env, settings.base_url)  # a cron job with an unsafe setting must say so now
+    if settings.secret_key is not None:
+        check_key_shape(settings.secret_key)  # before anything is written
     summary = Summary()
     summary.voided = void_dangling(store, settings, opts.dry_run)
     checked_before = stamp(now() - timedelta(seconds=opts.older_than_s)) if opts.older_than_s else None
@@ -257,17 +274,49 @@ def _store_batch(
     summary: Summary,
     per_payment: dict[int, list[Change | KhaltiError]],
 ) -> None:
-    answers = [(link, r) for link, r in batch if isinstance(r, LookupAnswer)]
-    changes = apply_answers(store, [(link[0], r) for link, r in answers], dry_run=opts.dry_run)
-    for (link, _), change in zip(answers, changes, strict=True):
-        per_payment.setdefault(link[2], []).append(change)
+    answers: list[tuple[LinkRef, LookupAnswer]] = [(link, r) for link, r in batch if isinstance(r, LookupAnswer)]
+    outcomes = _apply_each(store, answers, opts.dry_run)
+    batch = [(link, r) for link, r in batch if not isinstance(r, LookupAnswer)]
+    for (link, _), outcome in zip(answers, outcomes, strict=True):
+        if isinstance(outcome, Change):
+            per_payment.setdefault(link[2], []).append(outcome)
+        else:
+            batch.append((link, outcome))
+    kept = [(link, r) for link, r in batch if isinstance(r, GatewayBadResponse) and r.excerpt is not None]
+    if kept and not opts.dry_run:
+        with store.write():  # an answer that could not be stored as it came: its start, for a person
+            for link, bad in kept:
+                assert isinstance(bad, GatewayBadResponse)
+                add_call_error(store, link[2], link[1], "lookup", str(bad), bad.excerpt)
     for link, r in batch:
         if isinstance(r, KhaltiError):
             per_payment.setdefault(link[2], []).append(r)
             if isinstance(r, AuthError):
                 summary.auth_error = r
-            elif str(r) not in summary.error_messages:
+            elif isinstance(r, Unexpected):
+                summary.unexpected.append(r)
+            if not isinstance(r, AuthError) and str(r) not in summary.error_messages:
                 summary.error_messages.append(str(r))
+
+
+def _apply_each(store: Store, answers: list[tuple[LinkRef, LookupAnswer]], dry_run: bool) -> list[Change | KhaltiError]:
+    """The batch in one transaction; if an answer cannot be stored, each alone, so only that one fails."""
+    pairs = [(link[0], answer) for link, answer in answers]
+    try:
+        return list(apply_answers(store, pairs, dry_run=dry_run))
+    except (KhaltiError, sqlite3.OperationalError):
+        raise  # the database is busy, full or read-only: the run stops, nothing half-written
+    except Exception:
+        pass
+    outcomes: list[Change | KhaltiError] = []
+    for pair in pairs:
+        try:
+            outcomes.extend(apply_answers(store, [pair], dry_run=dry_run))
+        except (KhaltiError, sqlite3.OperationalError):
+            raise
+        except Exception as exc:
+            outcomes.append(unexpected(exc, f"storing the answer about {pair[1].pidx}"))
+    return outcomes
 
 
 def _payment_done(

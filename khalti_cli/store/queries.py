@@ -253,6 +253,15 @@ def links_to_check(
         raise translate(exc, store.path) from None
 
 
+def links_in_flight(store: Store, payment_id: int, *, since: str) -> list[Row]:
+    """A payment's links whose initiate is being sent now (claimed at or after `since`, no answer yet)."""
+    return list(
+        store.query(
+            "SELECT * FROM links WHERE payment_id = ? AND state = 'sending' AND created_at >= ?", [payment_id, since]
+        )
+    )
+
+
 def dangling_links(store: Store, created_before: str) -> list[Row]:
     """Initiates whose answer never reached us (killed or timed out after sending)."""
     return list(
