@@ -4,7 +4,7 @@ For each fault x {initiate, lookup, reconcile, refund}: the stored state afterwa
 Khalti really did or said) or exactly unchanged (whole rows of payments and links compared), the exit
 code is the contract's, initiate and refund are sent at most once, and the key shows up nowhere.
 
-    .venv/bin/python -m pytest -q tests/test_fault_matrix.py
+    python -m pytest -q -n 0 tests/test_fault_matrix.py
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ back exactly (after the documented trimming and NFC normalisation of text) or re
 message; never a traceback or exit 1. A bad database file gives a clear error and is left byte-for-byte
 as it was. Files holding customer data are private (0600).
 
-    .venv/bin/python -m pytest -q tests/test_hostile.py
+    python -m pytest -q -n 0 -s tests/test_hostile.py   # -n 0 -s: one process, so the printed counts show
 """
 
 from __future__ import annotations

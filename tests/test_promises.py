@@ -251,3 +251,15 @@ def test_terminal_qr_code_decodes_to_the_payment_url(cli: Cli, configured: Sandb
     decoded = [result.text for result in zxingcpp.read_barcodes(qr_image(run.stderr))]
     assert decoded == [url]
     assert [e["kind"] for e in events(Path.cwd() / "khalti.db", "Q-1")][-1] in ("initiate", "status")
+
+
+# --- the sandbox's hold fault (what the refund kill test stands on) ---------------------------------------
+
+
+def test_hold_fault_spec(api: httpx.Client, sandbox: SandboxServer) -> None:
+    for bad in ({"hold": "yes"}, {"hold": True, "status": 503}, {"hold": True, "drop": True}):
+        response = api.post("/sandbox/faults", json=bad)
+        assert response.status_code == 400 and "hold" in response.json()["error"], (bad, response.text)
+    assert api.post("/sandbox/faults", json={"hold": True, "path": "refund"}).status_code == 200
+    assert sandbox.state.faults() == [{"count": 1, "path": "refund", "hold": True}]
+    assert api.delete("/sandbox/faults").json() == {"faults": []}

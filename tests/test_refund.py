@@ -236,7 +236,8 @@ def test_unanswered_refund_that_was_not_made(
 def test_rerun_after_a_refund_that_was_made(
     cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed (or cut off) after sending, before recording: the re-run learns it was made and sends nothing."""
+    """Cut off after sending (the answer lost, and the check after it fails too): the re-run learns it was
+    made and sends nothing. (A real SIGKILL at that moment: test_sigkill_after_sending_before_recording.)"""
     db = isolated / "khalti.db"
     pidx = completed_payment(cli, configured, "R-11")
     monkeypatch.setenv("KHALTI_TIMEOUT", "0.2")
