@@ -29,7 +29,7 @@ from store_checks import assert_no_key, backdate, check_invariants, db_files, sn
 
 from khalti_cli.sandbox import SandboxServer, start_sandbox
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # 20 subprocesses a test: room on a busy machine
 
 TRIALS = 20
 SEED = 20261127
