@@ -92,8 +92,10 @@ def write_records(
     columns: Sequence[str] | None = None,
     single: bool = False,
     color: bool = True,
+    flush: bool = False,
 ) -> int:
-    """Write records in one format; returns how many were written. jsonl/tsv/csv stream row by row."""
+    """Write records in one format; returns how many were written. jsonl/tsv/csv stream row by row; with
+    `flush`, each row reaches stdout as it is written (results that arrive one by one, like links)."""
     out = out or sys.stdout
     rows = iter(records)
     count = 0
@@ -114,7 +116,7 @@ def write_records(
                 count += 1
             out.write("\n]\n" if count else "]\n")
     elif fmt in ("tsv", "csv"):
-        count = _write_delimited(rows, fmt, out, columns)
+        count = _write_delimited(rows, fmt, out, columns, flush)
     elif fmt == "table":
         count = _write_table(list(rows), out, columns, color)
     else:  # the CLI validates formats; this guards the service callers
@@ -130,7 +132,9 @@ def _header(first: dict[str, Any], columns: Sequence[str] | None) -> list[str]:
     return list(columns) if columns else list(first.keys())
 
 
-def _write_delimited(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None) -> int:
+def _write_delimited(
+    rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None, flush: bool = False
+) -> int:
     first = next(rows, None)
     if first is None:
         if columns:
@@ -141,6 +145,8 @@ def _write_delimited(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, colu
     count = 0
     for record in _chain(first, rows):
         _delimited_line(out, fmt, [record.get(k) for k in keys], header=False)
+        if flush:
+            out.flush()
         count += 1
     return count
 

@@ -2,7 +2,7 @@
 --initiate), initiating, reconciling and reading, while payers pay in the sandbox. No `database is locked`
 reaches anyone, every exit code is the contract's, and no row is lost or doubled.
 
-    .venv/bin/python -m pytest -q tests/test_concurrency.py
+    python -m pytest -q -n 0 -s tests/test_concurrency.py   # -n 0 -s: one process, so the printed counts show
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """SIGKILL at seeded random moments of `khalti import --initiate`, `khalti initiate` and `khalti reconcile`
-(the installed program, as a subprocess, against a sandbox with latency). After every kill: the database
-passes PRAGMA integrity_check, no status change is half-written (check_invariants), every payment URL the
-killed run printed is stored, and the next run converges to the sandbox's truth.
+(the installed program, as a subprocess, against a sandbox with latency), and SIGKILL aimed at the import's
+own transaction. After every kill: the database passes PRAGMA integrity_check, no status change is
+half-written (check_invariants), every payment URL the killed run printed is stored, an import left all its
+rows or none, and the next run converges to the sandbox's truth. Each test prints where its kills landed:
 
-    .venv/bin/python -m pytest -q tests/test_crash.py
+    python -m pytest -q -n 0 -s tests/test_crash.py
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from store_checks import assert_no_key, backdate, check_invariants, db_files, sn
 
 from khalti_cli.sandbox import SandboxServer, start_sandbox
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # 20 subprocesses a test: room on a busy machine
 
 TRIALS = 20
 SEED = 20261127
@@ -67,6 +68,11 @@ class Killed:
     stderr: str
     progress: float = 0.0  # share of the work stored when it was killed (set by each test)
 
+    def printed_urls(self) -> set[str]:
+        """The payment URLs on the complete lines the killed run wrote to stdout."""
+        lines = [line for line in self.stdout.splitlines(keepends=True) if line.endswith("\n")]
+        return set(re.findall(r"http://\S+?pidx=\w+", "".join(lines)))
+
 
 def count(db: Path, sql: str) -> int:
     """A read of the database of a running program (WAL: never blocks it); 0 while it does not exist yet."""
@@ -83,10 +89,10 @@ def count(db: Path, sql: str) -> int:
 
 
 def run_and_kill(
-    trial: int, db: Path, args: list[str], env: dict[str, str], stdin: str, started: str, delay: float
+    trial: int, db: Path, args: list[str], env: dict[str, str], stdin: str, progress: str, target: int, delay: float
 ) -> Killed:
-    """Start the program; `delay` seconds after its work has begun (the SQL `started` counts more than 0),
-    SIGKILL it."""
+    """Start the program; once it has stored `target` pieces of its work (the SQL `progress` counts them,
+    read from outside while it runs), wait `delay` seconds more and SIGKILL it."""
     proc = subprocess.Popen(
         [*khalti_exe(), *args],
         stdin=subprocess.PIPE,
@@ -99,7 +105,7 @@ def run_and_kill(
     proc.stdin.write(stdin)
     proc.stdin.close()
     deadline = time.monotonic() + 60
-    while proc.poll() is None and count(db, started) == 0 and time.monotonic() < deadline:
+    while proc.poll() is None and count(db, progress) < target and time.monotonic() < deadline:
         time.sleep(0.01)
     try:
         code: int | None = proc.wait(timeout=delay)
@@ -112,14 +118,17 @@ def run_and_kill(
 
 
 def kill_trials(
-    make: Callable[[int], tuple[Path, list[str], dict[str, str], str]], started: str, window: float
+    make: Callable[[int], tuple[Path, list[str], dict[str, str], str]], progress: str, work: int, window: float = 0.05
 ) -> list[Killed]:
+    """TRIALS runs, each killed at a seeded random point of its work: after 1 to work-1 pieces of it are
+    stored, plus 0 to `window` seconds (the kill then lands anywhere: mid-request, mid-transaction...)."""
     rng = random.Random(SEED)
-    delays = [rng.uniform(0, window) for _ in range(TRIALS)]
+    points = [(rng.randint(1, work - 1), rng.uniform(0, window)) for _ in range(TRIALS)]
 
     def one(trial: int) -> Killed:
         db, args, env, stdin = make(trial)
-        return run_and_kill(trial, db, args, env, stdin, started, delays[trial])
+        target, delay = points[trial]
+        return run_and_kill(trial, db, args, env, stdin, progress, target, delay)
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         return list(pool.map(one, range(TRIALS)))
@@ -165,9 +174,13 @@ def after_kill(k: Killed) -> None:
     check_invariants(k.db)
     assert "Traceback" not in k.stderr
     assert_no_key(k.stdout, k.stderr, files=db_files(k.db))
-    stored = {link["payment_url"] for link in snapshot(k.db)["links"].values() if link["state"] == "open"}
-    printed = set(re.findall(r"http://\S+?pidx=\w+", k.stdout))
-    assert printed <= stored  # a URL someone may have been given is never lost
+    snap = snapshot(k.db)
+    stored = {link["payment_url"]: link for link in snap["links"].values() if link["state"] == "open"}
+    printed = k.printed_urls()
+    assert printed <= set(stored), printed - set(stored)  # a URL someone may have been given is never lost
+    by_id = {p["id"]: p for p in snap["payments"].values()}
+    for url in printed:  # ... and it is its payment's live link
+        assert by_id[stored[url]["payment_id"]]["payment_url"] == url
 
 
 def end_grace(db: Path) -> None:
@@ -200,15 +213,19 @@ def converged_links(db: Path, server: SandboxServer, order_ids: set[str], in_fli
         assert payment is not None and payment["status"] == "Initiated"
 
 
-def summary(kind: str, trials: list[Killed]) -> None:
+def summary(kind: str, trials: list[Killed], *, prints: bool = True) -> None:
     killed = [k for k in trials if k.killed]
     middle = sum(0 < k.progress < 1 for k in killed)
+    printed = sum(bool(k.printed_urls()) for k in killed)
     print(
         f"\n{kind}: {len(trials)} trials: {middle} killed part-way through the work, "
         f"{sum(k.progress == 0 for k in killed)} before any of it was stored, "
         f"{sum(k.progress == 1 for k in killed)} after all of it was, {len(trials) - len(killed)} finished"
+        + (f"; {printed} killed after printing a URL (every one of them stored)" if prints else "")
     )
     assert middle >= TRIALS // 4, [(k.delay, k.code, k.progress) for k in trials]
+    if prints:  # the printed-URL check must have something to check
+        assert printed >= TRIALS // 4, [(k.delay, k.code, k.progress, k.stdout) for k in trials]
 
 
 # --- khalti initiate of many ids ------------------------------------------------------------------------
@@ -227,8 +244,8 @@ def test_kill_initiate(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
         ids = "".join(f"T{trial}-I-{i:02d}\n" for i in range(n))
         return db, ["initiate", "-"], env_for(server, db), ids
 
-    # The kill lands 0-0.4 s after the first link row is written (12 initiates take ~0.4 s).
-    trials = kill_trials(make, "SELECT count(*) FROM links", 0.4)
+    # Killed after 1-11 of the 12 answers are stored, plus 0-50 ms.
+    trials = kill_trials(make, "SELECT count(*) FROM links WHERE state = 'open'", n)
     for k in trials:
         after_kill(k)
         ids = {f"T{k.trial}-I-{i:02d}" for i in range(n)}
@@ -263,8 +280,9 @@ def test_kill_import(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
             "",
         )
 
-    # 0-0.25 s after the file's rows are stored, while their links are being made.
-    trials = kill_trials(make, "SELECT count(*) FROM payments", 0.25)
+    # Killed after 1-11 of the 12 links are stored, plus 0-50 ms, while the others are being made (the kills
+    # aimed at the import's own transaction are test_kill_inside_the_import_transaction's).
+    trials = kill_trials(make, "SELECT count(*) FROM links WHERE state = 'open'", n)
     for k in trials:
         ids = {f"M{k.trial}-{i:02d}" for i in range(n)}
         after_kill(k)
@@ -281,6 +299,88 @@ def test_kill_import(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
         converged_links(k.db, server, ids, in_flight=3)
         check_invariants(k.db)
     summary("import", trials)
+
+
+# --- SIGKILL inside the import's transaction -----------------------------------------------------------
+
+AIMED = 12  # kills aimed at the import transaction
+
+
+def write_lock_held(probe: sqlite3.Connection) -> bool:
+    """Is another connection inside a write transaction? (BEGIN IMMEDIATE fails at once while it is.)"""
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return True
+    probe.execute("ROLLBACK")
+    return False
+
+
+def kill_in_transaction(trial: int, db: Path, args: list[str], env: dict[str, str], linger: float) -> Killed:
+    """Start the program on a database that already has its tables, and SIGKILL it `linger` seconds after
+    another connection first sees its write transaction open (sooner if it ends): the only write
+    transaction of a plain import is the one that stores its rows."""
+    probe = sqlite3.connect(str(db), timeout=0, isolation_level=None)
+    probe.execute("SELECT count(*) FROM payments").fetchone()  # the WAL index exists before the program opens it
+    proc = subprocess.Popen([*khalti_exe(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    killed = False
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if write_lock_held(probe):
+                seen = time.monotonic()
+                while time.monotonic() - seen < linger and write_lock_held(probe):
+                    pass
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                break
+    finally:
+        probe.close()
+    out, err = proc.communicate()
+    return Killed(trial, db, 0.0, killed, None if killed else proc.returncode, out, err)
+
+
+def test_kill_inside_the_import_transaction(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
+    n = 150
+    base = tmp_path / "tbase.db"
+    assert (
+        in_process(cli, base, server, "create", "--amount", "1000", "--name", "Seed", "--order-id", "SEED").exit_code
+        == 0
+    )
+    base = template(tmp_path, "tbase.db")
+
+    def one(trial: int) -> Killed:
+        db = tmp_path / f"tx-{trial}.db"
+        copy_db(base, db)
+        rows = "amount,name,order_id,customer_name\n" + "".join(
+            f'{1000 + i},Tuition {i},X{trial}-{i:03d},"Sharma, Sita {i}"\n' for i in range(n)
+        )
+        (tmp_path / f"tx-{trial}.csv").write_text(rows)
+        args = ["import", str(tmp_path / f"tx-{trial}.csv")]
+        return kill_in_transaction(trial, db, args, env_for(server, db), lingers[trial])
+
+    rng = random.Random(SEED)
+    lingers = [rng.uniform(0, 0.004) for _ in range(AIMED)]  # a 150-row transaction lasts some ms
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        trials = list(pool.map(one, range(AIMED)))
+    inside = 0
+    for k in trials:
+        after_kill(k)
+        ids = {f"X{k.trial}-{i:03d}" for i in range(n)}
+        stored = set(snapshot(k.db)["payments"]) - {"SEED"}
+        assert stored in (set(), ids)  # all rows or none: never some
+        if k.killed and not stored:
+            inside += 1  # killed while its transaction was open: rolled back, not one row of it stored
+        again = in_process(cli, k.db, server, "import", str(tmp_path / f"tx-{k.trial}.csv"))
+        assert again.exit_code == 0, again.stderr
+        assert set(snapshot(k.db)["payments"]) == ids | {"SEED"}
+        check_invariants(k.db)
+    print(
+        f"\nimport transaction: {AIMED} kills aimed at it, {inside} landed inside it (no row of it stored), "
+        f"{sum(k.killed for k in trials) - inside} just after its commit (every row stored), "
+        f"{sum(not k.killed for k in trials)} finished first"
+    )
+    assert inside >= AIMED // 3, [(k.killed, k.code, k.stderr) for k in trials]
 
 
 # --- khalti reconcile -------------------------------------------------------------------------------------
@@ -314,8 +414,8 @@ def test_kill_reconcile(cli: Cli, server: SandboxServer, tmp_path: Path) -> None
         copy_db(base, db)
         return db, ["reconcile", "--concurrency", "2"], env_for(server, db), ""
 
-    # 0-0.35 s after the first answers are stored (40 lookups, two at a time, take ~0.4 s).
-    trials = kill_trials(make, "SELECT count(*) FROM events WHERE kind = 'lookup'", 0.35)
+    # Killed after 1-39 of the 40 answers are stored, plus 0-50 ms.
+    trials = kill_trials(make, "SELECT count(*) FROM events WHERE kind = 'lookup'", n)
     for k in trials:
         after_kill(k)
         statuses = {oid: p["status"] for oid, p in snapshot(k.db)["payments"].items()}
@@ -329,4 +429,4 @@ def test_kill_reconcile(cli: Cli, server: SandboxServer, tmp_path: Path) -> None
         settled = in_process(cli, k.db, server, "reconcile", "--format", "json")
         assert settled.exit_code == 0 and settled.json()["changed"] == 0
         check_invariants(k.db)
-    summary("reconcile", trials)
+    summary("reconcile", trials, prints=False)

@@ -4,11 +4,12 @@ For each fault x {initiate, lookup, reconcile, refund}: the stored state afterwa
 Khalti really did or said) or exactly unchanged (whole rows of payments and links compared), the exit
 code is the contract's, initiate and refund are sent at most once, and the key shows up nowhere.
 
-    .venv/bin/python -m pytest -q tests/test_fault_matrix.py
+    python -m pytest -q -n 0 tests/test_fault_matrix.py
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,22 @@ def test_initiate(name: str, cli: Cli, configured: SandboxServer, db: Path) -> N
             "updated_at",
         }
         assert after["payments"]["F-1"]["pidx"] == "FakePidxFromTheAnswer1"
-        assert [link["state"] for link in after["links"].values()] == ["open"]
+        (link,) = after["links"].values()
+        assert before["links"] == {}
+        assert {k: link[k] for k in LINK_MADE} == {
+            "payment_id": after["payments"]["F-1"]["id"],
+            "pidx": "FakePidxFromTheAnswer1",
+            "state": "open",
+            "khalti_status": "Initiated",
+            "payment_url": body["payment_url"],  # type: ignore[index]
+            "amount_paisa": 100000,
+            "total_amount_paisa": None,
+            "transaction_id": None,
+            "refunded": None,
+            "lookup_response": None,
+        }
+        assert json.loads(link["initiate_response"])["pidx"] == "FakePidxFromTheAnswer1"
+        assert link["expires_at"] == after["payments"]["F-1"]["expires_at"]
         finish(run, db)
         return
     assert run.exit_code == 75, run.stderr
@@ -145,6 +161,53 @@ def paid_link(cli: Cli, server: SandboxServer, order_id: str) -> str:
     return pidx
 
 
+LINK_MADE = (
+    "payment_id",
+    "pidx",
+    "state",
+    "khalti_status",
+    "payment_url",
+    "amount_paisa",
+    "total_amount_paisa",
+    "transaction_id",
+    "refunded",
+    "lookup_response",
+)
+LOOKED_UP = {  # what storing a lookup answer may change in a link row
+    "khalti_status",
+    "total_amount_paisa",
+    "transaction_id",
+    "fee_paisa",
+    "refunded",
+    "lookup_response",
+    "lookup_http_status",
+    "state",
+    "checked_at",
+    "updated_at",
+}
+
+
+def link_of(snap: dict[str, Any], pidx: str) -> dict[str, Any]:
+    (link,) = (link for link in snap["links"].values() if link["pidx"] == pidx)
+    return link
+
+
+def assert_link_right(before: dict[str, Any], after: dict[str, Any], truth: dict[str, Any], state: str) -> None:
+    """The whole link row: only what a lookup stores changed, and it is Khalti's truth."""
+    assert changed_keys(before, after) <= LOOKED_UP
+    assert (after["khalti_status"], after["state"], after["lookup_http_status"]) == (
+        truth["status"],
+        state,
+        400 if state == "final" and truth["status"] in ("User canceled", "Expired") else 200,
+    )
+    assert (after["total_amount_paisa"], after["transaction_id"], after["fee_paisa"]) == (
+        truth["total_amount"],
+        truth["transaction_id"],
+        truth["fee"],
+    )
+    assert json.loads(after["lookup_response"])["status"] == truth["status"]
+
+
 def assert_completed_right(before: dict[str, Any], after: dict[str, Any], truth: dict[str, Any]) -> None:
     assert changed_keys(before, after) <= {
         "status",
@@ -156,7 +219,12 @@ def assert_completed_right(before: dict[str, Any], after: dict[str, Any], truth:
         "checked_at",
     }
     assert (after["status"], after["khalti_status"]) == ("completed", "Completed")
-    assert (after["transaction_id"], after["total_amount_paisa"]) == (truth["transaction_id"], truth["total_amount"])
+    assert (after["transaction_id"], after["total_amount_paisa"], after["fee_paisa"], after["pidx"]) == (
+        truth["transaction_id"],
+        truth["total_amount"],
+        truth["fee"],
+        truth["pidx"],
+    )
 
 
 @pytest.mark.parametrize("count", [1, OUTAGE], ids=["passing", "outage"])
@@ -173,6 +241,7 @@ def test_lookup(name: str, count: int, cli: Cli, configured: SandboxServer, db: 
         assert run.exit_code == 0, run.stderr
         assert run.stdout == "F-2\tcompleted\n"
         assert_completed_right(before["payments"]["F-2"], after["payments"]["F-2"], truth)
+        assert_link_right(link_of(before, pidx), link_of(after, pidx), truth, "final")
     else:
         assert run.exit_code == 75, run.stderr
         assert run.stdout == "F-2\tinitiated\n"
@@ -203,8 +272,15 @@ def test_reconcile(name: str, count: int, cli: Cli, configured: SandboxServer, d
         summary = run.json()
         assert (summary["checked"], summary["changed"], summary["errors"]) == (3, 2, 0)
         assert_completed_right(before["payments"]["F-3a"], after["payments"]["F-3a"], truth)
+        assert_link_right(link_of(before, paid), link_of(after, paid), truth, "final")
         assert after["payments"]["F-3b"]["status"] == "canceled"
-        assert sandbox_payment(configured, canceled)["status"] == "User canceled"
+        canceled_truth = sandbox_payment(configured, canceled)
+        assert canceled_truth["status"] == "User canceled"
+        assert_link_right(link_of(before, canceled), link_of(after, canceled), canceled_truth, "final")
+        open_pidx = after["payments"]["F-3c"]["pidx"]
+        assert_link_right(
+            link_of(before, open_pidx), link_of(after, open_pidx), sandbox_payment(configured, open_pidx), "open"
+        )
         assert after["payments"]["F-3c"]["status"] == "initiated"
         assert changed_keys(before["payments"]["F-3c"], after["payments"]["F-3c"]) <= {
             "total_amount_paisa",
@@ -216,8 +292,11 @@ def test_reconcile(name: str, count: int, cli: Cli, configured: SandboxServer, d
         assert run.exit_code == 75, run.stderr
         assert run.json()["errors"] == 2
         assert_completed_right(before["payments"]["F-3a"], after["payments"]["F-3a"], truth)
+        assert_link_right(link_of(before, paid), link_of(after, paid), truth, "final")
         for other in ("F-3b", "F-3c"):
             assert after["payments"][other] == before["payments"][other]
+            pidx = before["payments"][other]["pidx"]
+            assert link_of(after, pidx) == link_of(before, pidx)
     else:
         assert run.exit_code == 75, run.stderr
         assert run.json()["errors"] == 3
@@ -263,6 +342,13 @@ def test_refund(name: str, cli: Cli, configured: SandboxServer, db: Path) -> Non
             "checked_at",
         }
         assert (after["payments"]["F-4"]["status"], after["payments"]["F-4"]["refunded_paisa"]) == ("refunded", 150000)
+        # The link shows the refund; nothing else in it moved (a lookup that saw it may refresh its answer).
+        link_before, link_after = link_of(before, pidx), link_of(after, pidx)
+        assert changed_keys(link_before, link_after) <= LOOKED_UP
+        assert (link_after["khalti_status"], link_after["refunded"], link_after["state"]) == ("Refunded", 1, "final")
+        assert {k: v for k, v in after["payments"].items() if k != "F-4"} == {
+            k: v for k, v in before["payments"].items() if k != "F-4"
+        }
         assert made == (150000 if name == "slow" else 0)
         assert outcomes == ["attempt", "ok"]
         finish(run, db)
@@ -280,3 +366,46 @@ def test_refund(name: str, cli: Cli, configured: SandboxServer, db: Path) -> Non
     assert sandbox_payment(configured, pidx)["refunded_amount"] == 150000
     finish(run, db)
     assert pidx_of(db, "F-4") == pidx
+
+
+# --- the invariant's oracle -----------------------------------------------------------------------------
+
+WORDS: list[tuple[str | None, int]] = [  # (Khalti's word, the amount it reports) for one link
+    (None, 0),
+    ("Initiated", 0),
+    ("Pending", 0),
+    ("Completed", 1000),
+    ("Completed", 900),
+    ("Refunded", 1000),
+    ("partially refunded", 1000),
+    ("Expired", 0),
+    ("User canceled", 0),
+    ("Failed", 0),
+    ("not_found", 0),
+    ("Reversed", 0),  # a word Khalti's docs do not list
+]
+
+
+def test_the_contract_table_and_the_program_decide_alike() -> None:
+    """store_checks.expected_status (the contract's rules, written in the tests) against the program's own
+    rule, for every stored status and every one- and two-link combination: a wrong rule in either shows."""
+    from store_checks import expected_status
+
+    from khalti_cli.services.apply import decide_for
+
+    combos = [[a] for a in WORDS] + [[a, b] for a in WORDS for b in WORDS]
+    checked = 0
+    for stored in ("created", "initiated", "pending", "completed", "refunded", "expired", "review"):
+        for combo in combos:
+            links = [
+                {"pidx": f"P{i}", "state": "open", "khalti_status": word, "total_amount_paisa": amount}
+                for i, (word, amount) in enumerate(combo)
+            ]
+            payment = {
+                "status": stored,
+                "amount_paisa": 1000,
+                "review_reason": "earlier" if stored == "review" else None,
+            }
+            assert decide_for(payment, links)[0] == expected_status(stored, 1000, links), (stored, combo)
+            checked += 1
+    assert checked == 7 * (12 + 144)

@@ -4,20 +4,24 @@ back exactly (after the documented trimming and NFC normalisation of text) or re
 message; never a traceback or exit 1. A bad database file gives a clear error and is left byte-for-byte
 as it was. Files holding customer data are private (0600).
 
-    .venv/bin/python -m pytest -q tests/test_hostile.py
+    python -m pytest -q -n 0 -s tests/test_hostile.py   # -n 0 -s: one process, so the printed counts show
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import os
+import re
 import resource
 import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from itertools import count
@@ -28,7 +32,8 @@ import pytest
 from conftest import TEST_KEY, Cli, Run, khalti_exe
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from store_checks import assert_no_key, db_files
+from requires import require_binary, require_capability
+from store_checks import assert_no_key, db_files, events, snapshot
 
 from khalti_cli.sandbox import SandboxServer
 
@@ -237,39 +242,44 @@ def test_names_round_trip_or_are_refused(cli: Cli, name: str) -> None:
     assert shown["reference"] == unicodedata.normalize("NFC", name[:100].strip())
     listed = cli("list", "--reference", shown["reference"], "--format", "jsonl")
     assert listed.jsonl()[0]["name"] == shown["name"]
-    for fmt in ("table", "csv"):  # every character survives rendering (rich markup, csv quoting)
-        assert cli("show", order_id, "--format", fmt).exit_code == 0
+    # Every character survives rendering: rich markup is not interpreted, csv quoting reads back exactly.
+    table = cli("show", order_id, "--format", "table", env={"COLUMNS": "1000"})  # wide: no folding
+    assert table.exit_code == 0 and shown["name"] in table.stdout, (shown["name"][:80], table.stdout[:400])
+    sheet = cli("show", order_id, "--format", "csv")
+    assert sheet.exit_code == 0
+    header, row = list(csv.reader(io.StringIO(sheet.stdout, newline="")))
+    as_text = "'" + shown["name"] if shown["name"].startswith(("=", "+", "-", "@")) else shown["name"]
+    assert row[header.index("name")] == row[header.index("customer_name")] == as_text
 
 
 # --- any command, any argument ----------------------------------------------------------------------------
 
-hostile = st.one_of(
-    st.text(max_size=30),
-    st.sampled_from(
-        [
-            "",
-            "-",
-            "--",
-            "-1",
-            "0",
-            "99999999999999999999",
-            "1e309",
-            "nan",
-            "2026-13-45",
-            "now",
-            "../x",
-            "/dev/null",
-            "%s%n",
-            "{}",
-            "[]",
-            "a\udcffb",
-            "😀",
-            "क",
-            "--help",
-            "-v",
-        ]
-    ),
-).filter(lambda value: "\x00" not in value)  # no program's argv can hold a NUL byte
+# Every value here meets every template below (a full cross product, not a sample of pairs).
+HOSTILE_VALUES = [
+    "",
+    "-",
+    "--",
+    "-1",
+    "0",
+    "99999999999999999999",
+    "9223372036854775808",  # 2**63: one past SQLite's largest integer
+    "-9223372036854775809",
+    "1000000001",
+    "1e309",
+    "nan",
+    "2026-13-45",
+    "now",
+    "../x",
+    "/dev/null",
+    "%s%n",
+    "{}",
+    "[]",
+    "a\udcffb",
+    "😀",
+    "क",
+    "--help",
+    "-v",
+]
 TEMPLATES = [
     ["show", "{}"],
     ["history", "{}"],
@@ -291,6 +301,9 @@ TEMPLATES = [
     ["reconcile", "--max-time", "{}"],
     ["reconcile", "--concurrency", "{}"],
     ["reconcile", "--rate", "{}"],
+    ["initiate", "NOPE", "--wait", "--wait-timeout", "{}"],  # an unknown id: an in-range value exits 3
+    ["initiate", "NOPE", "--wait", "--interval", "{}"],
+    ["import", "-", "--initiate", "--concurrency", "{}"],
     ["create", "--amount", "1000", "--name", "x", "--customer-email", "{}"],
     ["create", "--amount", "1000", "--name", "x", "--customer-phone", "{}"],
     ["--env", "{}", "list"],
@@ -298,19 +311,112 @@ TEMPLATES = [
     ["{}"],
     ["list", "{}"],
 ]
+STORED_AS = {"--customer-email": "customer_email", "--customer-phone": "customer_phone"}
 
 
-@settings(PROPERTY, max_examples=300)
-@given(template=st.sampled_from(TEMPLATES), value=hostile)
-def test_any_argument_is_handled(cli: Cli, configured: SandboxServer, template: list[str], value: str) -> None:
+def whole_database(db: Path) -> dict[str, Any]:
+    """Every row of payments, links and events."""
+    snap: dict[str, Any] = snapshot(db)
+    snap["events"] = events(db)
+    return snap
+
+
+def check_command_line(
+    cli: Cli, db: Path, template: list[str], value: str, before: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One hostile command line: never a bug; a refusal (exit 2, 3 or 4) says why and changes nothing; a
+    success stores the value exactly (trimmed, NFC) or, for commands that only read, changes nothing.
+    `before`: the database as the previous check left it (read again if not given). Returns it as it is now."""
     tried("command arguments")
-    if cli("show", "EXISTS").exit_code != 0:
+    if before is None:
+        before = whole_database(db) if db.exists() else {"payments": {}}
+    if "EXISTS" not in before["payments"]:
         assert cli("create", "--amount", "1000", "--name", "Fee", "--order-id", "EXISTS").exit_code == 0
+        before = whole_database(db)
     args = [value if part == "{}" else part for part in template]
     run = cli(*args)
     never_a_bug(run)
     assert run.exit_code in (0, 2, 3, 4), (args, run.exit_code, run.stderr)
+    if run.exit_code != 0:
+        assert re.search(r"Error: \S", run.stderr), (args, run.stderr)  # a sentence saying what is wrong
     assert_no_key(run.stdout, run.stderr)
+    after = whole_database(db)
+    field = next((STORED_AS[part] for part in template if part in STORED_AS), None)
+    if field is None or run.exit_code != 0:
+        assert after == before, args  # nothing stored, nothing changed: whole rows compared
+        return after
+    (new,) = set(after["payments"]) - set(before["payments"])
+    stripped = value.strip()
+    assert after["payments"][new][field] == (unicodedata.normalize("NFC", stripped) if stripped else None), args
+    assert {k: v for k, v in after["payments"].items() if k != new} == before["payments"]
+    return after
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=" ".join)
+def test_every_hostile_value_in_every_template(
+    cli: Cli, configured: SandboxServer, isolated: Path, template: list[str]
+) -> None:
+    now = None
+    for value in HOSTILE_VALUES:
+        now = check_command_line(cli, isolated / "khalti.db", template, value, now)
+
+
+@settings(PROPERTY, max_examples=60)
+@given(template=st.sampled_from(TEMPLATES), value=st.text(max_size=30).filter(lambda v: "\x00" not in v))
+def test_any_text_in_any_template(cli: Cli, configured: SandboxServer, template: list[str], value: str) -> None:
+    """Random text in random templates (no program's argv can hold a NUL byte)."""
+    check_command_line(cli, Path.cwd() / "khalti.db", template, value)
+
+
+def integer_options() -> list[tuple[list[str], Any, list[str]]]:
+    """(command path, the click option, arguments that fill the command's other required parameters) for
+    every integer option of every command."""
+    import typer.main
+    from typer import _click as click  # typer vendors Click
+
+    from khalti_cli.cli.app import app
+
+    found: list[tuple[list[str], Any, list[str]]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        for param in command.params:
+            if isinstance(param.type, click.types.IntParamType) and not getattr(param, "count", False):
+                filled: list[str] = []
+                for other in command.params:
+                    if other is not param and other.required:
+                        filled += [other.opts[0], "x"] if other.param_type_name == "option" else ["x"]
+                found.append((path, param, filled))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_every_integer_option_has_a_range() -> None:
+    """So an out-of-range number is a usage error, never an overflow deeper down (SQLite, timedelta)."""
+    options = integer_options()
+    assert len(options) >= 8
+    for path, param, _ in options:
+        assert param.type.min is not None and param.type.max is not None, (path, param.opts)
+        assert param.type.max < 2**63, (path, param.opts)
+
+
+@pytest.mark.parametrize("how", ["below", "above", "2**63", "10**20", "-(2**63)-1"])
+def test_every_integer_option_refuses_out_of_range(cli: Cli, isolated: Path, how: str) -> None:
+    for path, param, filled in integer_options():
+        value = {
+            "below": param.type.min - 1,
+            "above": param.type.max + 1,
+            "2**63": 2**63,
+            "10**20": 10**20,
+            "-(2**63)-1": -(2**63) - 1,
+        }[how]
+        tried("command arguments")
+        run = cli(*path, param.opts[0], str(value), *filled)
+        assert run.exit_code == 2, (path, param.opts, value, run.stderr)
+        assert "is not in the range" in run.stderr and param.opts[0] in run.stderr, run.stderr
+    assert not (isolated / "khalti.db").exists()  # refused before anything was opened
 
 
 def test_invalid_utf8_arguments_and_input_from_a_real_shell(run_khalti: Any, isolated: Path) -> None:
@@ -451,8 +557,9 @@ def big_file(path: Path) -> Path:
 
 def test_full_disk_on_a_tiny_tmpfs(cli: Cli, good_db: Path, isolated: Path) -> None:
     with mounted_tmpfs(isolated / "tiny", "200k") as ok:
-        if not ok:
-            pytest.skip("mount is not allowed here; test_full_disk_by_file_size_limit covers a full disk")
+        # Skips locally where mounting is not allowed (fails under CI=true); the fallback
+        # test_full_disk_by_file_size_limit proves the same commands without mounting.
+        require_capability(ok, "mounting a tmpfs (root in CI)")
         db = isolated / "tiny" / "khalti.db"
         shutil.copyfile(good_db, db)
         filler = isolated / "tiny" / "filler"
@@ -476,22 +583,27 @@ def test_full_disk_on_a_tiny_tmpfs(cli: Cli, good_db: Path, isolated: Path) -> N
 
 
 def test_full_disk_by_file_size_limit(good_db: Path, isolated: Path) -> None:
-    """Where mounting is not allowed: RLIMIT_FSIZE makes every write past the limit fail as a full disk does."""
+    """Without mounting: RLIMIT_FSIZE makes every write past the limit fail as a full disk does."""
     before = digest([good_db])
     env = {**os.environ, "KHALTI_DB": str(good_db)}
-    tried("full disk")
-    run = run_limited(["import", str(big_file(isolated / "big.csv"))], env, fsize=good_db.stat().st_size + 4096)
-    never_a_bug(run)
-    assert run.exit_code == 4 and "disk is full" in run.stderr, run.stderr
-    assert digest([good_db]) == before
+    for args in (
+        ["import", str(big_file(isolated / "big.csv"))],
+        ["create", "--amount", "1000", "--name", "B" * 150],
+    ):
+        tried("full disk")
+        run = run_limited(args, env, fsize=8192)  # the WAL cannot grow past two pages
+        never_a_bug(run)
+        assert run.exit_code == 4 and "disk is full" in run.stderr, (args, run.stderr)
+        assert digest([good_db]) == before
     listed = run_limited(["list", "--format", "json"], env)
     assert [r["order_id"] for r in Run(0, listed.stdout, "").json()] == ["A1"]
 
 
 def test_read_only_database(cli: Cli, good_db: Path, isolated: Path) -> None:
     with mounted_tmpfs(isolated / "ro", "1m") as ok:
-        if not ok:
-            pytest.skip("mount is not allowed here (as root, file modes alone do not stop writes)")
+        # Skips locally where mounting is not allowed (fails under CI=true); the fallback
+        # test_read_only_database_by_file_modes proves the same without mounting.
+        require_capability(ok, "mounting a tmpfs (root in CI)")
         shutil.copyfile(good_db, isolated / "ro" / "khalti.db")
         assert subprocess.run(["mount", "-o", "remount,ro", str(isolated / "ro")]).returncode == 0
         db = isolated / "ro" / "khalti.db"
@@ -503,6 +615,41 @@ def test_read_only_database(cli: Cli, good_db: Path, isolated: Path) -> None:
             assert run.exit_code == 4, run.stderr
             assert str(db) in run.stderr and "writable" in run.stderr
         assert digest([db]) == before
+
+
+def as_nobody() -> list[str]:
+    """A command prefix that drops root (which ignores file modes) for the user `nobody` (65534)."""
+    if os.geteuid() != 0:
+        return []
+    return [require_binary("setpriv", "util-linux"), "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_read_only_database_by_file_modes(good_db: Path) -> None:
+    """Without mounting: the database in a directory nobody may write, with a read-only file mode, opened by
+    a program that is not root (root ignores file modes, so the program runs as `nobody`)."""
+    folder = Path(tempfile.mkdtemp(prefix="khalti-ro-"))  # under /tmp: `nobody` can reach it
+    try:
+        db = folder / "khalti.db"
+        shutil.copyfile(good_db, db)
+        db.chmod(0o444)
+        folder.chmod(0o555)
+        before = digest([db])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KHALTI_")}
+        env.update(KHALTI_DB=str(db), HOME=str(folder))
+        for args in (["list"], ["create", "--amount", "1000", "--name", "B"], ["reconcile"]):
+            tried("read-only database")
+            proc = subprocess.run(
+                [*as_nobody(), *khalti_exe(), *args], capture_output=True, text=True, env=env, cwd=folder
+            )
+            run = Run(proc.returncode, proc.stdout, proc.stderr)
+            never_a_bug(run)
+            assert run.exit_code == 4, (args, run.stderr)
+            assert str(db) in run.stderr and "read-only" in run.stderr, run.stderr
+        assert digest([db]) == before
+        assert sorted(p.name for p in folder.iterdir()) == ["khalti.db"]  # no WAL, no lock file left
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
 
 
 # --- private files --------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -234,7 +236,8 @@ def test_unanswered_refund_that_was_not_made(
 def test_rerun_after_a_refund_that_was_made(
     cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed (or cut off) after sending, before recording: the re-run learns it was made and sends nothing."""
+    """Cut off after sending (the answer lost, and the check after it fails too): the re-run learns it was
+    made and sends nothing. (A real SIGKILL at that moment: test_sigkill_after_sending_before_recording.)"""
     db = isolated / "khalti.db"
     pidx = completed_payment(cli, configured, "R-11")
     monkeypatch.setenv("KHALTI_TIMEOUT", "0.2")
@@ -284,3 +287,110 @@ def test_rejection_is_recorded(cli: Cli, configured: SandboxServer, isolated: Pa
     assert snapshot(db) == before
     assert refund_events(db, "R-13") == ["attempt", "rejected"]
     assert cli("lookup", "R-13").stdout == "R-13\trefunded\n"
+
+
+# --- a real SIGKILL between sending and recording; two runs at once --------------------------------------
+
+
+def start_refund(order_id: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "KHALTI_TIMEOUT": "30"}  # the client would wait: only the kill ends it
+    return subprocess.Popen(
+        [*khalti_exe(), "refund", order_id, "--yes", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+TRAP = {"status": 599, "path": "refund", "count": 100}  # any refund request sent from here on consumes it
+
+
+@pytest.mark.parametrize("made", [True, False], ids=["refund-made", "refund-not-made"])
+def test_sigkill_after_sending_before_recording(
+    cli: Cli, configured: SandboxServer, isolated: Path, made: bool
+) -> None:
+    """The refund request has reached Khalti, whose answer is held back; the client is SIGKILLed. The
+    attempt was committed before sending, so the next run knows; it looks the payment up first and sends
+    a new refund only if the first one was not made."""
+    db = isolated / "khalti.db"
+    pidx = completed_payment(cli, configured, "R-14")
+    before = snapshot(db)
+    # made: Khalti applies the refund and holds the answer; not made: the request waits, then fails unapplied.
+    fault(
+        configured, {"hold": True, "path": "refund"} if made else {"status": 503, "delay_ms": 600_000, "path": "refund"}
+    )
+    proc = start_refund("R-14")
+    wait_until(lambda: not configured.state.faults(), "the refund request reached the sandbox")
+    if made:
+        wait_until(lambda: sandbox_payment(configured, pidx)["refunded_amount"] == 150000, "the refund was made")
+    assert proc.poll() is None  # still waiting for the answer
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    configured.state.clear_faults()  # releases the held answer: nobody is listening any more
+    assert refund_events(db, "R-14") == ["attempt"]  # committed before sending; no outcome recorded
+    assert stable(snapshot(db)) == stable(before)
+    check_invariants(db)
+    fault(configured, TRAP)
+    soon = cli("refund", "R-14", "--yes")
+    assert soon.exit_code == 75 and "not known yet" in soon.stderr, soon.stderr
+    assert configured.state.faults()[0]["count"] == 100  # nothing was sent
+    backdate(db, "UPDATE events SET at = '2000-01-01T00:00:00.000+00:00' WHERE kind = 'refund'", [])
+    if made:
+        again = cli("refund", "R-14", "--yes", "--format", "json")
+        assert again.exit_code == 0, again.stderr
+        assert "nothing more was sent" in again.stderr
+        assert configured.state.faults()[0]["count"] == 100  # looked up, not resent
+        assert refund_events(db, "R-14") == ["attempt", "ok"]
+    else:
+        configured.state.clear_faults()
+        again = cli("refund", "R-14", "--yes", "--format", "json")
+        assert again.exit_code == 0, again.stderr
+        assert refund_events(db, "R-14") == ["attempt", "not_applied", "attempt", "ok"]
+    assert (again.json()["status"], again.json()["refunded_paisa"]) == ("refunded", 150000)
+    assert sandbox_payment(configured, pidx)["refunded_amount"] == 150000  # refunded once, never twice
+    check_invariants(db)
+
+
+def test_two_refund_runs_of_one_payment_at_once(cli: Cli, configured: SandboxServer, isolated: Path) -> None:
+    """While one run's refund is out (its answer held), a second run of the same refund sends nothing and
+    exits 75; and two runs started at the same moment send one refund between them."""
+    db = isolated / "khalti.db"
+    pidx = completed_payment(cli, configured, "R-15")
+    fault(configured, {"hold": True, "path": "refund"})
+    first = start_refund("R-15", "--amount", "100")
+    wait_until(lambda: not configured.state.faults(), "the first refund reached the sandbox")
+    fault(configured, TRAP)
+    second = cli("refund", "R-15", "--amount", "100", "--yes")
+    assert second.exit_code == 75, second.stderr
+    assert "Nothing was sent" in second.stderr
+    assert configured.state.faults()[0]["count"] == 100
+    configured.state.clear_faults()  # releases the first run's answer
+    _, err = first.communicate(timeout=30)
+    assert first.returncode == 0, err
+    assert sandbox_payment(configured, pidx)["refunded_amount"] == 10000
+    assert refund_events(db, "R-15") == ["attempt", "ok"]
+
+    # A real race: both started together; SQLite's write lock lets one record its attempt first.
+    racers = [start_refund("R-15", "--amount", "200") for _ in range(2)]
+    results = []
+    for racer in racers:
+        _, err = racer.communicate(timeout=60)
+        results.append((racer.returncode, err))
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 0 and codes[1] in (0, 3, 75), results
+    refunded = sandbox_payment(configured, pidx)["refunded_amount"]
+    sent = refund_events(db, "R-15").count("attempt") - 1
+    assert refunded == 10000 + 20000 * sent
+    if codes[1] == 0:  # the second ran after the first had finished: a second, separate refund
+        assert sent == 2
+    else:
+        assert sent == 1
+    check_invariants(db)

@@ -89,7 +89,8 @@ def import_file(
                     made.append(r.record)
                     yield r.record
 
-        write_records(initiated(), out_fmt, columns=chosen, color=st.stdout_color())
+        # flush: each row (with its URL) reaches stdout as soon as its link is stored
+        write_records(initiated(), out_fmt, columns=chosen, color=st.stdout_color(), flush=True)
         if slips and made:
             _write_slips(st, made, slips)
     raise typer.Exit(int(worst(codes)))

@@ -13,6 +13,13 @@ import typer
 from khalti_cli.errors import InvalidInput
 from khalti_cli.output import FORMATS
 
+# Every integer option has a range (min= and max=), so an out-of-range number is a usage error (exit 2, with
+# a sentence) before it can overflow SQLite's 64-bit integers or a timedelta. tests/test_hostile.py checks
+# that every integer option of every command has both bounds.
+MAX_COUNT = 1_000_000_000  # --limit: more rows than any school has
+MAX_RATE = 10_000  # --rate: lookups a second
+MAX_SECONDS = 7 * 86_400  # --wait-timeout, the sandbox's --ttl: a week
+
 FormatOption: Any = typer.Option(
     None, "--format", help="table (terminal default), tsv (pipe default), csv, json or jsonl."
 )

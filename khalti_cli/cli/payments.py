@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import FormatOption, check_format, read_ids
+from khalti_cli.cli.options import MAX_SECONDS, FormatOption, check_format, read_ids
 from khalti_cli.cli.state import AppState, state
 from khalti_cli.errors import ExitCode, KhaltiError, worst
 from khalti_cli.output import resolve_format, write_records
@@ -65,8 +67,8 @@ def create(
         else:
             _print(record["order_id"])
         return
-    results = list(payments.initiate_many(st.store(), st.settings(), st.gateway, [record["order_id"]]))
-    _finish_initiate(st, results, fmt, open_browser, qr)
+    results = payments.initiate_many(st.store(), st.settings(), st.gateway, [record["order_id"]])
+    _finish_initiate(st, results, fmt, open_browser, qr, single=True)
 
 
 def initiate(
@@ -76,8 +78,10 @@ def initiate(
     open_browser: bool = typer.Option(False, "--open", help="Open each link in the browser."),
     qr: bool = typer.Option(False, "--qr", help="Draw each link as a QR code on the terminal (stderr)."),
     wait: bool = typer.Option(False, "--wait", help="Then poll Khalti until each payment is final."),
-    wait_timeout: int = typer.Option(900, "--wait-timeout", min=1, help="Seconds --wait polls at most."),
-    interval: int = typer.Option(5, "--interval", min=1, help="Seconds between polls with --wait."),
+    wait_timeout: int = typer.Option(
+        900, "--wait-timeout", min=1, max=MAX_SECONDS, help="Seconds --wait polls at most."
+    ),
+    interval: int = typer.Option(5, "--interval", min=1, max=3600, help="Seconds between polls with --wait."),
     fmt: str | None = FormatOption,
 ) -> None:
     """Make a payment link for each payment. Prints one URL per line, in input order."""
@@ -86,12 +90,13 @@ def initiate(
     fmt = check_format(fmt)
     st = state(ctx)
     ids = read_ids(order_ids)
-    results = list(payments.initiate_many(st.store(), st.settings(), st.gateway, ids, force=force))
-    code = _finish_initiate(st, results, fmt, open_browser, qr, exit_now=not wait)
+    # Each URL is printed as soon as its answer is stored (in input order), not when all are in.
+    results = payments.initiate_many(st.store(), st.settings(), st.gateway, ids, force=force)
+    done: list[str] = []
+    code = _finish_initiate(st, results, fmt, open_browser, qr, single=len(ids) == 1, exit_now=not wait, made=done)
     if wait:
         from khalti_cli.services.waiting import wait_until_final
 
-        done = [r.order_id for r in results if r.payment_url]
         st.say(f"Waiting for {len(done)} payment(s) to finish (Ctrl-C to stop waiting)...")
         final = wait_until_final(
             st.store(),
@@ -112,17 +117,31 @@ def initiate(
 
 
 def _finish_initiate(
-    st: AppState, results: list[Any], fmt: str | None, open_browser: bool, qr: bool, exit_now: bool = True
+    st: AppState,
+    results: Iterable[Any],
+    fmt: str | None,
+    open_browser: bool,
+    qr: bool,
+    *,
+    single: bool,
+    exit_now: bool = True,
+    made: list[str] | None = None,
 ) -> ExitCode:
+    """Prints each result as it arrives (results come in input order); `made` collects the order ids
+    that got a link."""
     codes: set[ExitCode] = set()
+    pending = iter(results)
+    first = next(pending, None)  # every id is checked before the first result: an error prints nothing
 
-    def made() -> Any:
-        for result in results:
+    def stored() -> Any:
+        for result in itertools.chain([first] if first is not None else [], pending):
             if result.error is not None:
                 error: KhaltiError = result.error
                 st.warn(f"Error: {result.order_id}: {error}")
                 codes.add(error.exit_code)
                 continue
+            if made is not None and result.payment_url:
+                made.append(result.order_id)
             if fmt is None:
                 _print(result.payment_url)
             yield result.record
@@ -138,10 +157,10 @@ def _finish_initiate(
                     st.warn(f"Could not open a browser; the link is {result.payment_url}")
 
     if fmt is None:
-        for _ in made():
+        for _ in stored():
             pass
     else:  # one document for all of them: one JSON array, one header line
-        write_records(made(), fmt, single=len(results) == 1, color=st.stdout_color())
+        write_records(stored(), fmt, single=single, color=st.stdout_color(), flush=True)
     code = worst(codes)
     if exit_now and code != ExitCode.OK:
         raise typer.Exit(int(code))

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import FormatOption, check_format, parse_date
+from khalti_cli.cli.options import MAX_COUNT, FormatOption, check_format, parse_date
 from khalti_cli.cli.state import state
 from khalti_cli.output import make_console, resolve_format, write_records
 
@@ -26,7 +26,7 @@ def list_payments(
     since: str | None = typer.Option(None, "--since", help="Created on or after this date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Created on or before this date (YYYY-MM-DD)."),
     reference: str | None = typer.Option(None, "--reference", help="Only payments with this reference."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many, newest first."),
+    limit: int | None = typer.Option(None, "--limit", min=1, max=MAX_COUNT, help="At most this many, newest first."),
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
     search: str | None = typer.Option(None, "--search", help="Only payments whose name or customer name has this."),
     payer: str | None = typer.Option(None, "--payer", help="Only payments for this payer (khalti payers)."),

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import FormatOption, check_format, parse_duration
+from khalti_cli.cli.options import MAX_COUNT, MAX_RATE, FormatOption, check_format, parse_duration
 from khalti_cli.cli.state import state
 from khalti_cli.output import dumps, write_records
 
@@ -19,11 +19,11 @@ def register(app: typer.Typer) -> None:
 def reconcile(
     ctx: typer.Context,
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="Lookups in flight at once."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Check at most this many links."),
+    limit: int | None = typer.Option(None, "--limit", min=1, max=MAX_COUNT, help="Check at most this many links."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Ask Khalti and report; write nothing."),
     older_than: str | None = typer.Option(None, "--older-than", help="Skip links checked within this time (10m)."),
     max_time: str | None = typer.Option(None, "--max-time", help="End the run by then, lookups in flight too (5m)."),
-    rate: int | None = typer.Option(None, "--rate", min=1, help="At most this many lookups per second."),
+    rate: int | None = typer.Option(None, "--rate", min=1, max=MAX_RATE, help="At most this many lookups per second."),
     check_all: bool = typer.Option(False, "--all", help="Also re-check links Khalti already reported final."),
     fmt: str | None = FormatOption,
 ) -> None:

@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from khalti_cli.cli.options import MAX_SECONDS
+
 
 def register(app: typer.Typer) -> None:
     app.command("sandbox")(sandbox)
@@ -15,7 +17,7 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0 picks a free one)."),
     latency_ms: int = typer.Option(0, "--latency-ms", min=0, max=60_000, help="Delay before each API answer."),
-    ttl: int = typer.Option(1800, "--ttl", min=1, help="Seconds until a payment link expires."),
+    ttl: int = typer.Option(1800, "--ttl", min=1, max=MAX_SECONDS, help="Seconds until a payment link expires."),
     key: str | None = typer.Option(
         None, "--key", help="Accept only this secret key (a test key, never a real one). Default: any."
     ),

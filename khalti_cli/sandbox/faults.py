@@ -14,9 +14,12 @@ Keys:
 - ``content_type``: the Content-Type for ``body`` (default ``application/json``).
 - ``drop``: close the connection without writing any response.
 - ``delay_ms``: sleep this long first.
+- ``hold``: ``true``: handle the request normally, then hold the answer back until the fault queue is
+  cleared (``DELETE /sandbox/faults``) or ten minutes pass. A test kills the client while its request is
+  held: the work was done at Khalti, and the client never learns it.
 - ``path``: ``"initiate"``, ``"lookup"`` or ``"refund"``: only that endpoint consumes the spec.
 
-Which ones do the real work: a spec with only ``delay_ms`` handles the request normally and holds
+Which ones do the real work: a spec with only ``delay_ms`` (or ``hold``) handles the request normally and holds
 the answer back for ``delay_ms`` (an initiate really creates the payment at once, which models a
 client timing out after its request reached Khalti). Every other spec (status, body, json, drop,
 with or without a delay, which then comes first) answers instead of the endpoint: nothing is
@@ -35,7 +38,10 @@ from .errors import SandboxError
 from .reply import JSON_TYPE, Reply, html_reply, json_reply
 
 ENDPOINTS = ("initiate", "lookup", "refund")
-_KEYS = frozenset({"status", "count", "retry_after", "delay_ms", "drop", "body", "json", "path", "content_type"})
+_KEYS = frozenset(
+    {"status", "count", "retry_after", "delay_ms", "drop", "body", "json", "path", "content_type", "hold"}
+)
+HOLD_S = 600  # the longest a held answer waits for its release
 
 # DRF's default `detail` texts, so an injected 4xx looks like one DRF would send.
 _DRF_DETAILS = {
@@ -59,6 +65,7 @@ class Fault:
     has_json: bool = False
     path: str | None = None
     content_type: str = JSON_TYPE
+    hold: bool = False
 
     @property
     def does_work(self) -> bool:
@@ -83,6 +90,8 @@ class Fault:
             spec["delay_ms"] = self.delay_ms
         if self.drop:
             spec["drop"] = True
+        if self.hold:
+            spec["hold"] = True
         if self.has_json:
             spec["json"] = self.json_value
         if self.body is not None:
@@ -116,6 +125,10 @@ def parse_fault(spec: Any) -> Fault:
     if not isinstance(drop, bool):
         raise SandboxError("fault 'drop' must be true or false")
     fault.drop = drop
+    hold = spec.get("hold", False)
+    if not isinstance(hold, bool):
+        raise SandboxError("fault 'hold' must be true or false")
+    fault.hold = hold
     body = spec.get("body")
     if body is not None and not isinstance(body, str):
         raise SandboxError("fault 'body' must be a string (use 'json' for a JSON value)")
@@ -134,8 +147,10 @@ def parse_fault(spec: Any) -> Fault:
         raise SandboxError("a fault takes 'body' or 'json', not both")
     if fault.drop and (fault.status is not None or fault.body is not None or fault.has_json):
         raise SandboxError("a 'drop' fault sends no response, so it takes no status, body or json")
-    if fault.does_work and "delay_ms" not in spec:
-        raise SandboxError("a fault needs at least one of: status, body, json, drop, delay_ms")
+    if fault.hold and not fault.does_work:
+        raise SandboxError("a 'hold' fault handles the request and holds its answer: no status, body, json or drop")
+    if fault.does_work and "delay_ms" not in spec and not fault.hold:
+        raise SandboxError("a fault needs at least one of: status, body, json, drop, delay_ms, hold")
     return fault
 
 

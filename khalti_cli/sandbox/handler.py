@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .api import handle_api, match_api
 from .control import handle_control
-from .faults import fault_reply
+from .faults import HOLD_S, fault_reply
 from .page import get_page, post_page
 from .reply import Reply, html_reply, json_reply
 from .state import SandboxState
@@ -132,6 +132,9 @@ class Handler(BaseHTTPRequestHandler):
                 # A pure delay: the work is done on arrival and only the answer is late, so a client
                 # that gives up (times out) finds the work done, as with a slow network to Khalti.
                 time.sleep(fault.delay_ms / 1000)
+                if fault.hold:
+                    state.wait_for_release(HOLD_S)
+                    return reply, " (held)"
                 return reply, " (delayed)"
             return reply, ""
         if path == "/sandbox" or path.startswith("/sandbox/"):

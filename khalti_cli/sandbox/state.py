@@ -56,6 +56,7 @@ class SandboxState:
         self._payments: dict[str, Payment] = {}
         self._by_transaction: dict[str, str] = {}
         self._faults: list[Fault] = []
+        self._release = threading.Event()
 
     # -- creating and reading -------------------------------------------------------------
 
@@ -192,8 +193,17 @@ class SandboxState:
             self._faults.append(fault)
 
     def clear_faults(self) -> None:
+        """Empty the queue, and release every answer a ``hold`` fault is holding."""
         with self._lock:
             self._faults.clear()
+            self._release.set()
+            self._release = threading.Event()
+
+    def wait_for_release(self, timeout: float) -> None:
+        """Hold an answer until the faults are cleared (or `timeout` seconds pass)."""
+        with self._lock:
+            release = self._release
+        release.wait(timeout)
 
     def faults(self) -> list[dict[str, Any]]:
         """The queued specs, with their remaining counts."""
