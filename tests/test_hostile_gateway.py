@@ -31,8 +31,10 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from khalti_cli.errors import GatewayError
+from khalti_cli.gateway.answers import from_outside
 from khalti_cli.gateway.client import KhaltiClient
 from khalti_cli.lock import lock_path
+from khalti_cli.output import printable
 from khalti_cli.retry import NO_RETRY
 
 KEY = "05bf95cc57244045b8df5fad06748dab"
@@ -558,3 +560,35 @@ def test_a_large_answer_is_not_read_or_stored(
     assert run.exit_code == 75 and "64 KiB" in run.stderr, run
     assert office.status("F-0") == "initiated"
     assert office.db.stat().st_size < 1_000_000
+
+
+# --- the two boundary functions on their own: many more cases, cheaply -----------------------------------
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, phases=PHASES)
+@given(
+    key=KEYS,
+    form=st.integers(0, 9),
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+)
+def test_from_outside_redacts_every_echo_of_the_key(key: str, form: int, before: str, after: str) -> None:
+    tried("redaction of the key (the function alone)")
+    echo = echo_forms(key)[form]
+    if form == 9:
+        echo = json.loads(f'"{echo}"')  # the JSON escape, as the parser hands it over
+    text = from_outside(before + echo + after, key)
+    for needle in {key, quote(key, safe="")}:
+        assert needle.lower() not in text.lower()
+    assert "[key redacted]" in text
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, phases=PHASES)
+@given(text=st.text(st.characters(), max_size=40))
+def test_printable_leaves_nothing_a_terminal_would_act_on(text: str) -> None:
+    tried("the sanitiser (the function alone)")
+    shown = printable(text)
+    assert not unsafe_chars(shown, newlines=False)
+    assert printable(shown) == shown  # idempotent
+    if not unsafe_chars(text, newlines=False) and "\t" not in text:
+        assert shown == text  # text that was safe is kept exactly (Nepali, emoji, brackets...)

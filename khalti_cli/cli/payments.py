@@ -188,6 +188,9 @@ def lookup(
             for error in result.errors:
                 st.warn(f"Error: {result.order_id}: {error}")
                 codes.add(error.exit_code)
+                details = getattr(error, "details", None)
+                if details:
+                    st.log(details.rstrip())
             if any(c.went_to_review for c in result.changes):
                 codes.add(ExitCode.REVIEW)
             if out_fmt is None:

@@ -19,6 +19,7 @@ from khalti_cli.errors import (
     InvalidInput,
     KhaltiError,
     NotFound,
+    unexpected,
 )
 from khalti_cli.gateway.answers import InitiateAnswer, LookupAnswer
 from khalti_cli.services import validate
@@ -374,6 +375,9 @@ def lookup_many(
                 excerpt = exc.excerpt if isinstance(exc, GatewayBadResponse) else None
                 record_call_error(store, payment["id"], link["pidx"], "lookup", str(exc), excerpt)
                 errors.append(exc)
+                continue
+            except Exception as exc:  # a bug: this link's error (exit 1), the other ids are still looked up
+                errors.append(unexpected(exc, f"the lookup of {link['pidx']}"))
                 continue
             changes.append(apply_answer(store, link["id"], answer))
         fresh = q.get_payment_by_id(store, payment["id"])
