@@ -38,7 +38,7 @@ PARALLEL = 3  # trials killed at once (each has its own database)
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    sandbox = start_sandbox(key=TEST_KEY, latency_ms=15)
+    sandbox = start_sandbox(key=TEST_KEY, latency_ms=5)
     try:
         yield sandbox
     finally:
@@ -74,18 +74,29 @@ class Killed:
         return set(re.findall(r"http://\S+?pidx=\w+", "".join(lines)))
 
 
-def count(db: Path, sql: str) -> int:
-    """A read of the database of a running program (WAL: never blocks it); 0 while it does not exist yet."""
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+class Counter:
+    """Reads of the database of a running program (WAL: they never block it), on one connection kept open
+    between reads; 0 while the database or its tables do not exist yet."""
+
+    def __init__(self, db: Path, sql: str) -> None:
+        self.db, self.sql = db, sql
+        self.conn: sqlite3.Connection | None = None
+
+    def __call__(self) -> int:
         try:
-            return int(conn.execute(sql).fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
+            if self.conn is None:
+                if not self.db.exists():
+                    return 0
+                self.conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1)
+            return int(self.conn.execute(self.sql).fetchone()[0])
+        except sqlite3.Error:
+            self.close()  # e.g. no tables yet: open afresh next time
+            return 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 def run_and_kill(
@@ -105,8 +116,12 @@ def run_and_kill(
     proc.stdin.write(stdin)
     proc.stdin.close()
     deadline = time.monotonic() + 60
-    while proc.poll() is None and count(db, progress) < target and time.monotonic() < deadline:
-        time.sleep(0.01)
+    done = Counter(db, progress)
+    try:
+        while proc.poll() is None and done() < target and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        done.close()
     try:
         code: int | None = proc.wait(timeout=delay)
         killed = False
@@ -303,7 +318,7 @@ def test_kill_import(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
 
 # --- SIGKILL inside the import's transaction -----------------------------------------------------------
 
-AIMED = 12  # kills aimed at the import transaction
+AIMED = 10  # kills aimed at the import transaction
 
 
 def write_lock_held(probe: sqlite3.Connection) -> bool:
@@ -341,7 +356,7 @@ def kill_in_transaction(trial: int, db: Path, args: list[str], env: dict[str, st
 
 
 def test_kill_inside_the_import_transaction(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
-    n = 150
+    n = 100
     base = tmp_path / "tbase.db"
     assert (
         in_process(cli, base, server, "create", "--amount", "1000", "--name", "Seed", "--order-id", "SEED").exit_code
@@ -360,7 +375,7 @@ def test_kill_inside_the_import_transaction(cli: Cli, server: SandboxServer, tmp
         return kill_in_transaction(trial, db, args, env_for(server, db), lingers[trial])
 
     rng = random.Random(SEED)
-    lingers = [rng.uniform(0, 0.004) for _ in range(AIMED)]  # a 150-row transaction lasts some ms
+    lingers = [rng.uniform(0, 0.003) for _ in range(AIMED)]  # a 100-row transaction lasts some ms
     with ThreadPoolExecutor(PARALLEL) as pool:
         trials = list(pool.map(one, range(AIMED)))
     inside = 0
