@@ -127,6 +127,10 @@ def restore(db: Path, backup: Path, *, force: bool = False) -> Restored:
     version = check_backup(backup)
     if db.exists() and backup.resolve() == db.resolve():
         raise InvalidInput("The backup is the database itself; give the backup file.")
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StoreError(f"Cannot make the folder {db.parent}: {exc.strerror}.") from None
     with reconcile_lock_or_busy(db):
         if not db.exists():
             return _into_new(db, backup, version)
@@ -224,7 +228,6 @@ def _swap(conn: sqlite3.Connection, db: Path, force: bool) -> Restored:
 
 def _into_new(db: Path, backup: Path, version: int) -> Restored:
     """No database yet: the backup (brought up to date) becomes it."""
-    db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _up_to_date(backup, version, db) as source:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         try:
