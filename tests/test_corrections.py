@@ -317,3 +317,23 @@ def test_void_asks_on_a_terminal(cli: Cli, isolated: Path, answer: bytes) -> Non
     assert show(cli, "T-1")["status"] == ("voided" if answer == b"y\n" else "created")
     if answer == b"n\n":
         assert out == "" and "Nothing was changed" in terminal
+
+
+def test_refund_of_one_link_whose_answer_is_lost(
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """refund --pidx times out but was made: the lookup shows it, and the payment is decided again."""
+    db = isolated / "khalti.db"
+    new(cli, "D-2")
+    first, second = link(cli, "D-2"), link(cli, "D-2", "--force")
+    control(configured, first, "complete")
+    control(configured, second, "complete")
+    assert cli("lookup", "D-2").exit_code == 5
+    monkeypatch.setenv("KHALTI_TIMEOUT", "0.2")
+    fault(configured, {"delay_ms": 450, "path": "refund"})
+    run = cli("refund", "D-2", "--pidx", second, "--yes", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert (run.json()["status"], run.json()["pidx"], run.json()["refunded_paisa"]) == ("completed", first, 0)
+    assert sandbox_payment(configured, second)["status"] == "Refunded"
+    assert [e["outcome"] for e in events(db, "D-2") if e["kind"] == "refund"] == ["attempt", "ok"]
+    check_invariants(db)

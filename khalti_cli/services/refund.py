@@ -111,8 +111,10 @@ class RefundPlan:
             "paid_paisa": self.paid_paisa,
             "refunded_before_paisa": self.refunded_before,
             "whole": self.whole,
-            "status_before": self.status,
+            # what a later lookup compares with: the link's own status for refund --pidx
+            "status_before": (link_status(self.khalti_status) or self.status) if self.by_link else self.status,
             "bank": self.mobile is not None,
+            "by_link": self.by_link,
         }
 
 
@@ -463,7 +465,8 @@ def settle(
         time.sleep(waits.pop(0))  # Khalti may still be working on it: look again shortly
     said = f"Khalti's lookup shows {answer.status!r}"
     if now_status == "refunded":
-        _settle_applied(store, payment_id, pidx, paid, f"{prefix}{said}: the refund was made.")
+        by_link = bool(detail.get("by_link"))
+        _settle_applied(store, payment_id, pidx, paid, f"{prefix}{said}: the refund was made.", by_link=by_link)
         return "ok"
     if now_status == "partially_refunded" and before == "completed" and not whole:
         _settle_applied(
@@ -472,6 +475,7 @@ def settle(
             pidx,
             refunded_before + amount,
             f"{prefix}{said}: the refund of {money.format_rupees(amount)} was made.",
+            by_link=bool(detail.get("by_link")),
         )
         return "ok"
     if no_sign:
@@ -496,15 +500,25 @@ def settle(
     return "review"
 
 
-def _settle_applied(store: Store, payment_id: int, pidx: str, refunded_paisa: int, message: str) -> None:
+def _settle_applied(
+    store: Store, payment_id: int, pidx: str, refunded_paisa: int, message: str, *, by_link: bool = False
+) -> None:
     at = stamp()
     with store.write():
         payment = q.get_payment_by_id(store, payment_id)
         assert payment is not None
-        paid = payment.get("total_amount_paisa") or payment["amount_paisa"]
-        changes = {"refunded": 1, "refunded_paisa": min(refunded_paisa, paid), "updated_at": at}
+        if by_link:  # refund --pidx whose answer was lost: decided again from all links, as when answered
+            link = q.get_link(store, pidx)
+            assert link is not None
+            status, changes = decided_again(store, payment, payment_id, link["id"], refunded_paisa, at)
+        else:
+            paid = payment.get("total_amount_paisa") or payment["amount_paisa"]
+            status = payment["status"]
+            changes = {"refunded": 1, "refunded_paisa": min(refunded_paisa, paid), "updated_at": at}
         q.update_payment(store, payment_id, changes)
         q.add_event(store, payment_id, "refund", outcome="ok", pidx=pidx, at=at, message=message)
+        if status != payment["status"]:
+            q.add_event(store, payment_id, "status", pidx=pidx, from_status=payment["status"], to_status=status, at=at)
 
 
 def _to_review(store: Store, payment_id: int, pidx: str | None, reason: str, prefix: str = "") -> None:
