@@ -4,6 +4,7 @@ database), so reconcile's events name the login that runs cron."""
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import unicodedata
@@ -13,8 +14,17 @@ from khalti_cli.errors import ConfigError
 LIMIT = 64
 
 
+_NAMES = ("KHALTI_ACTOR", "LOGNAME", "USER", "LNAME", "USERNAME")
+
+
 def current_actor() -> str:
-    given = os.environ.get("KHALTI_ACTOR")
+    """Asked for every event (reconcile writes thousands): the answer is kept per environment."""
+    return _actor(tuple(os.environ.get(name) for name in _NAMES))
+
+
+@functools.lru_cache(maxsize=8)
+def _actor(environment: tuple[str | None, ...]) -> str:
+    given = environment[0]
     if given is not None and given.strip():
         value = unicodedata.normalize("NFC", given.strip())
         if not value.isprintable() or len(value) > LIMIT:

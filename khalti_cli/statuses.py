@@ -170,7 +170,8 @@ def _problems(
                     f"counter money back, khalti resolve {oid} --as completed --reason TEXT.",
                 )
             )
-    if current in PAID and not kept and not returned and links:
+    # (not after a person resolved it as completed: that decision is what they took knowing this)
+    if current in PAID and not kept and not returned and links and standing.decision != "completed":
         newest = links[-1]
         problems.append(
             (

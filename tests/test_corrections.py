@@ -337,3 +337,23 @@ def test_refund_of_one_link_whose_answer_is_lost(
     assert sandbox_payment(configured, second)["status"] == "Refunded"
     assert [e["outcome"] for e in events(db, "D-2") if e["kind"] == "refund"] == ["attempt", "ok"]
     check_invariants(db)
+
+
+def test_completed_then_reported_unpaid_resolved(cli: Cli, configured: SandboxServer, isolated: Path) -> None:
+    """A person who checked with Khalti keeps it completed; the same answer again changes nothing."""
+    db = isolated / "khalti.db"
+    new(cli, "K-1")
+    pidx = link(cli, "K-1")
+    control(configured, pidx, "complete")
+    assert cli("lookup", "K-1").stdout == "K-1\tcompleted\n"
+    expired = {"pidx": pidx, "status": "Expired", "total_amount": 150000, "transaction_id": None, "fee": 0}
+    fault(configured, {"json": expired, "status": 400, "path": "lookup"})
+    assert cli("lookup", "K-1").exit_code == 5
+    assert "khalti resolve K-1 --as completed|voided" in show(cli, "K-1")["review_reason"]
+    run = cli("resolve", "K-1", "--as", "completed", "--reason", "Khalti support confirmed it", "--yes")
+    assert run.exit_code == 0, run.stderr
+    assert show(cli, "K-1")["status"] == "completed"
+    check_invariants(db)
+    fault(configured, {"json": expired, "status": 400, "path": "lookup"})
+    assert cli("lookup", "K-1").stdout == "K-1\tcompleted\n"
+    check_invariants(db)
