@@ -131,8 +131,8 @@ def edit(
 ) -> None:
     """Change a fee while no link of it can be paid (created, or every link expired, canceled or failed).
     The old values stay in the history. Prints the record."""
-    from khalti_cli.services.corrections import edit as run
-    from khalti_cli.services.corrections import edit_changes
+    from khalti_cli.services.edit import edit as run
+    from khalti_cli.services.edit import edit_changes
 
     fmt = check_format(fmt)
     st = state(ctx)
