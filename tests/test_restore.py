@@ -81,7 +81,7 @@ def test_round_trip_is_identical(cli: Cli, office: Path, isolated: Path) -> None
 
 
 def test_restore_into_a_new_database(cli: Cli, office: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    backup = isolated / "backup.db"
+    backup = isolated / "ब्याकअप #1?%20.db"  # characters that mean something in an SQLite URI
     assert cli("backup", str(backup)).exit_code == 0
     fresh = isolated / "elsewhere" / "new.db"
     monkeypatch.setenv("KHALTI_DB", str(fresh))

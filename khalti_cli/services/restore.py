@@ -43,6 +43,11 @@ class Restored:
     newest_event: str | None
 
 
+def _read_only(path: Path) -> str:
+    """A read-only SQLite URI for `path` (as_uri escapes ?, # and % in the name)."""
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def _summary(conn: sqlite3.Connection, schema: str = "main") -> tuple[int, int, str | None]:
     payments = conn.execute(f"SELECT COUNT(*) FROM {schema}.payments").fetchone()[0]
     events, newest = conn.execute(f"SELECT COUNT(*), MAX(at) FROM {schema}.events").fetchone()
@@ -58,7 +63,7 @@ def check_backup(path: Path) -> int:
         if stream.read(16) != HEADER:
             raise InvalidInput(f"{name} is not an SQLite database, so not a khalti backup. Nothing was changed.")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only(path), uri=True)
     except sqlite3.Error as exc:
         raise InvalidInput(f"Cannot read the backup {name}: {exc}. Nothing was changed.") from None
     try:
@@ -109,7 +114,7 @@ def _up_to_date(backup: Path, version: int, db: Path) -> Iterator[Path]:
         temp.unlink()
     try:
         with publishing(temp, force=True) as tmp:
-            src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+            src = sqlite3.connect(_read_only(backup), uri=True)
             try:
                 _copy_db(src, tmp)
             finally:
@@ -205,7 +210,7 @@ def _swap(conn: sqlite3.Connection, db: Path, force: bool) -> Restored:
             )
         kept = _stamp_name(db)
         refuse_existing(kept)
-        reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=WAIT_MS / 1000)
+        reader = sqlite3.connect(_read_only(db), uri=True, timeout=WAIT_MS / 1000)
         try:  # a second connection reads (WAL) while this one holds the write lock: exactly what is replaced
             with publishing(kept) as tmp:
                 _copy_db(reader, tmp)
@@ -229,7 +234,7 @@ def _swap(conn: sqlite3.Connection, db: Path, force: bool) -> Restored:
 def _into_new(db: Path, backup: Path, version: int) -> Restored:
     """No database yet: the backup (brought up to date) becomes it."""
     with _up_to_date(backup, version, db) as source:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(_read_only(source), uri=True)
         try:
             with publishing(db) as tmp:
                 _copy_db(src, tmp)
