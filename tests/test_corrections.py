@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -180,9 +181,10 @@ def test_cash_then_khalti(cli: Cli, configured: SandboxServer, isolated: Path) -
     assert cli("settle", "C-1", "--method", "cash", "--yes").exit_code == 2  # --reference is required
     before = snapshot(db)
     assert cli("settle", "C-1", "--method", "card", "--reference", "R-1", "--yes").exit_code == 3
-    assert (
-        cli("settle", "C-1", "--method", "cash", "--reference", "R-1", "--date", "2999-01-01", "--yes").exit_code == 3
-    )
+    tomorrow = (datetime.now().astimezone() + timedelta(days=1)).date().isoformat()
+    for day, why in (("2026-02-30", "not a date"), (tomorrow, "in the future"), ("2082-08-12", "BS date")):
+        refused = cli("settle", "C-1", "--method", "cash", "--reference", "R-1", "--date", day, "--yes")
+        assert refused.exit_code == 3 and why in refused.stderr, (day, refused.stderr)
     assert cli("settle", "C-1", "--method", "cash", "--reference", "R-1").exit_code == 2
     assert snapshot(db) == before
     run = cli(

@@ -202,6 +202,8 @@ def settle_date(value: str | None, today: date | None = None) -> str:
         day = None
     if day is None:
         raise InvalidInput(f"The date {text[:40]!r} is not a date; use YYYY-MM-DD, e.g. {today.isoformat()}.")
+    if day.year >= 2060:  # the contract reads such a year as Bikram Sambat; that calendar is another branch's
+        raise InvalidInput(f"The date {day.isoformat()} looks like a BS date; give the Gregorian (AD) date for now.")
     if day > today:
         raise InvalidInput(f"The date {day.isoformat()} is in the future; give the day the money was received.")
     return day.isoformat()
