@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from store_checks import events, snapshot
 
 PROPERTY = settings(
-    max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 _ids = count()
 
