@@ -7,6 +7,7 @@ import typer
 from khalti_cli import __version__
 from khalti_cli.cli import (
     backup,
+    corrections,
     demo,
     importing,
     payers,
@@ -15,6 +16,7 @@ from khalti_cli.cli import (
     reconcile,
     refund,
     report,
+    restore,
     sandbox,
     slips,
 )
@@ -63,7 +65,21 @@ def root(
     st.quiet, st.verbose, st.no_color = quiet, verbose, no_color
 
 
-for module in (payments, reading, reconcile, sandbox, demo, refund, importing, payers, slips, report, backup):
+for module in (
+    payments,
+    reading,
+    reconcile,
+    sandbox,
+    demo,
+    refund,
+    corrections,
+    importing,
+    payers,
+    slips,
+    report,
+    backup,
+    restore,
+):
     module.register(app)
 
 

@@ -11,7 +11,7 @@ from khalti_cli.cli.options import MAX_COUNT, FormatOption, check_format, parse_
 from khalti_cli.cli.state import state
 from khalti_cli.output import make_console, resolve_format, write_records
 
-EVENT_COLUMNS = ("at", "kind", "outcome", "from_status", "to_status", "pidx", "message")
+EVENT_COLUMNS = ("at", "kind", "outcome", "from_status", "to_status", "pidx", "actor", "message")
 
 
 def register(app: typer.Typer) -> None:
@@ -73,9 +73,11 @@ def list_payments(
         from khalti_cli.services.payers import totals
 
         t = totals(st.store(), payer)
+        outside = f" ({format_rupees(t['offline_paisa'])} outside Khalti)" if t["offline_paisa"] else ""
+        voided = f", voided {format_rupees(t['voided_paisa'])}" if t["voided_paisa"] else ""
         st.say(
-            f"\n{payer}: due {format_rupees(t['due_paisa'])}, paid {format_rupees(t['paid_paisa'])}, "
-            f"refunded {format_rupees(t['refunded_paisa'])} ({t['payments']} payment(s) in all)."
+            f"\n{payer}: due {format_rupees(t['due_paisa'])}, paid {format_rupees(t['paid_paisa'])}{outside}, "
+            f"refunded {format_rupees(t['refunded_paisa'])}{voided} ({t['payments']} payment(s) in all)."
         )
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import typer
 
+from khalti_cli.cli.asking import confirm as ask
 from khalti_cli.cli.options import FormatOption, check_format
 from khalti_cli.cli.state import state
-from khalti_cli.errors import ExitCode, UsageError
+from khalti_cli.errors import ExitCode
 from khalti_cli.money import format_rupees
 from khalti_cli.output import resolve_format, write_records
 
@@ -30,10 +30,14 @@ def refund(
     mobile: str | None = typer.Option(
         None, "--mobile", help="The payer's Khalti-registered mobile number (needed for bank payments)."
     ),
+    pidx: str | None = typer.Option(
+        None, "--pidx", help="Refund this one paid link (e.g. the second of a double payment), in any status."
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask; required when not on a terminal."),
     fmt: str | None = FormatOption,
 ) -> None:
-    """Refund a completed payment in full, or in part with --amount. Prints the payment record."""
+    """Refund a completed payment in full, or in part with --amount; or one paid link of it with --pidx.
+    Prints the payment record."""
     from khalti_cli.services.refund import RefundGateway
     from khalti_cli.services.refund import refund as run
 
@@ -41,24 +45,18 @@ def refund(
     st = state(ctx)
 
     def confirm(plan: RefundPlan) -> bool:
-        if yes:
-            return True
-        if not (_isatty(sys.stdin) and _isatty(sys.stderr)):
-            raise UsageError(
-                f"Refusing to refund payment {plan.order_id} without --yes when not on a terminal. Nothing was sent."
-            )
-        sys.stderr.write(describe(plan) + "\nSend this refund to Khalti? [y/N]: ")
-        sys.stderr.flush()
-        # Not typer.confirm: it echoes a space to stdout, which carries only data.
-        answer = sys.stdin.readline()
-        if not answer.endswith("\n"):
-            sys.stderr.write("\n")
-        return answer.strip().lower() in ("y", "yes")
+        return ask(
+            describe(plan),
+            "Send this refund to Khalti?",
+            yes=yes,
+            refusal=f"Refusing to refund payment {plan.order_id} without --yes when not on a terminal. "
+            "Nothing was sent.",
+        )
 
     def gateway() -> RefundGateway:
         return cast(RefundGateway, st.gateway())  # the KhaltiClient: initiate, lookup and refund
 
-    result = run(st.store(), st.settings(), gateway, order_id, amount=amount, mobile=mobile, confirm=confirm)
+    result = run(st.store(), st.settings(), gateway, order_id, amount=amount, mobile=mobile, confirm=confirm, pidx=pidx)
     if result.declined:
         st.say("Nothing was refunded.")
         return
@@ -91,16 +89,10 @@ def describe(plan: RefundPlan) -> str:
     lines = [
         f"Payment:  {plan.order_id}  {plan.name}",
         f"Payer:    {plan.payer or '(no name recorded)'}",
-        f"Paid:     {paid} ({plan.status}, Khalti transaction {plan.transaction_id})",
+        f"Paid:     {paid} ({plan.status}, Khalti transaction {plan.transaction_id})"
+        + (f" on link {plan.pidx}" if plan.by_link else ""),
         f"Refund:   {what}",
     ]
     if plan.mobile:
         lines.append(f"To:       Khalti mobile {plan.mobile} (bank payment)")
     return "\n".join(lines)
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False

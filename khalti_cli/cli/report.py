@@ -76,6 +76,11 @@ def _table(result: Any, color: bool) -> None:
         Text(str(result.collected.count)),
         Text(format_rupees(result.collected.amount_paisa), style="green" if color else ""),
     )
+    summary.add_row(
+        Text("Collected outside Khalti (counter, bank)"),
+        Text(str(result.outside.count)),
+        Text(format_rupees(result.outside.amount_paisa)),
+    )
     summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
     summary.add_row(Text("Refunds"), Text(""), Text(format_rupees(result.refunds_paisa)))
     summary.add_row(

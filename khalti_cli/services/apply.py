@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from khalti_cli.clock import stamp
 from khalti_cli.gateway.answers import LookupAnswer
-from khalti_cli.statuses import LinkView, decide, link_is_final
+from khalti_cli.statuses import Decision, LinkView, Standing, decide, link_is_final
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 
@@ -45,13 +46,32 @@ def link_changes(answer: LookupAnswer, at: str) -> dict[str, Any]:
     }
 
 
-def decide_for(payment: dict[str, Any], links: list[dict[str, Any]]) -> tuple[str, str | None, dict[str, Any] | None]:
+def standing_of(payment: dict[str, Any]) -> Standing:
+    accepted = json.loads(payment["accepted"]) if payment.get("accepted") else []
+    return Standing(payment.get("decision"), frozenset(accepted))
+
+
+def decision_for(payment: dict[str, Any], links: list[dict[str, Any]], *, fresh: bool = False) -> Decision:
     views = [
         LinkView(link["pidx"], link.get("khalti_status"), link.get("total_amount_paisa"))
         for link in links
         if link.get("pidx") and link["state"] in ("open", "final")
     ]
-    decision = decide(payment["status"], payment["amount_paisa"], views, payment.get("review_reason"))
+    return decide(
+        payment["status"],
+        payment["amount_paisa"],
+        views,
+        payment.get("review_reason"),
+        order_id=payment["order_id"],
+        standing=standing_of(payment),
+        fresh=fresh,
+    )
+
+
+def decide_for(
+    payment: dict[str, Any], links: list[dict[str, Any]], *, fresh: bool = False
+) -> tuple[str, str | None, dict[str, Any] | None]:
+    decision = decision_for(payment, links, fresh=fresh)
     shown = next((link for link in links if link.get("pidx") == decision.pidx), None)
     return decision.status, decision.review_reason, shown
 

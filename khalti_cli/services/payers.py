@@ -31,9 +31,10 @@ PAYER_COLUMNS = Columns(
     aliases={"class": "group", "class_group": "group", "payer": "reference", "student_id": "reference"},
 )
 
-# Statuses whose fee is still owed (a new link can be made), paid, or waiting for a person.
+# Statuses whose fee is still owed (a new link can be made), paid, or waiting for a person. A voided fee
+# is neither due nor paid; one paid outside Khalti (paid_offline) counts as paid.
 DUE = ("created", "initiated", "pending", "expired", "canceled", "failed")
-PAID = ("completed", "partially_refunded", "refunded")
+PAID = ("completed", "partially_refunded", "refunded", "paid_offline")
 
 
 def check_payer(
@@ -199,9 +200,11 @@ def totals(store: Store, reference: str) -> dict[str, Any]:
         "paid_paisa": amount(PAID),
         "refunded_paisa": refunded,
         "review_paisa": amount(("review",)),
+        "offline_paisa": amount(("paid_offline",)),
+        "voided_paisa": amount(("voided",)),
     }
     out: dict[str, Any] = dict(figures)
-    for key in ("due", "paid", "refunded", "review"):
+    for key in ("due", "paid", "refunded", "review", "offline", "voided"):
         out[key] = format_paisa(figures[f"{key}_paisa"])
     out["by_status"] = {
         s: {"count": int(r["count"]), "amount": format_paisa(int(r["amount_paisa"] or 0))} for s, r in by_status.items()

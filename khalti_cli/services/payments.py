@@ -148,6 +148,8 @@ def check_initiable(row: dict[str, Any], force: bool) -> None:
     status = row["status"]
     if status in REINITIABLE:
         return
+    if status == "refunded" and row.get("total_amount_paisa") != row["amount_paisa"]:
+        return  # a wrong amount was paid and given back (refund --pidx): the fee is still due
     if status in NEEDS_FORCE:
         if force:
             return

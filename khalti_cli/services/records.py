@@ -32,6 +32,10 @@ RECORD_KEYS = (
     "updated_at",
     "checked_at",
     "payer",
+    "decision",
+    "settle_method",
+    "settle_reference",
+    "settle_date",
 )
 TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
 
@@ -62,7 +66,7 @@ def link_record(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-EVENT_KEYS = ("at", "kind", "outcome", "pidx", "from_status", "to_status", "message")
+EVENT_KEYS = ("at", "kind", "outcome", "pidx", "from_status", "to_status", "actor", "message")
 
 
 def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:

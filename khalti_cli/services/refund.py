@@ -46,6 +46,7 @@ from khalti_cli.services import validate
 from khalti_cli.services.apply import apply_answer
 from khalti_cli.services.payments import find_payment
 from khalti_cli.services.records import payment_record
+from khalti_cli.services.refund_link import chosen_link, decided_again
 from khalti_cli.statuses import link_status
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
@@ -82,6 +83,7 @@ class RefundPlan:
     refunded_before: int
     amount_paisa: int
     mobile: str | None
+    by_link: bool = False  # refund --pidx: one link of the payment; its status is decided again from all links
 
     @property
     def remaining_before(self) -> int:
@@ -109,8 +111,10 @@ class RefundPlan:
             "paid_paisa": self.paid_paisa,
             "refunded_before_paisa": self.refunded_before,
             "whole": self.whole,
-            "status_before": self.status,
+            # what a later lookup compares with: the link's own status for refund --pidx
+            "status_before": (link_status(self.khalti_status) or self.status) if self.by_link else self.status,
             "bank": self.mobile is not None,
+            "by_link": self.by_link,
         }
 
 
@@ -169,18 +173,23 @@ def _paid_link(store: Store, payment: dict[str, Any]) -> dict[str, Any]:
     return link
 
 
-def plan_refund(store: Store, order_id: str, amount: str | None, mobile: str | None) -> RefundPlan:
+def plan_refund(
+    store: Store, order_id: str, amount: str | None, mobile: str | None, pidx: str | None = None
+) -> RefundPlan:
     """Every check that needs no network; raises InvalidInput (exit 3) and sends nothing."""
     payment = find_payment(store, validate.order_id(order_id))
     oid = payment["order_id"]
-    if payment["status"] not in REFUNDABLE:
-        raise InvalidInput(
-            f"Payment {oid} has status {payment['status']}; only a completed or partially refunded payment "
-            "can be refunded. Nothing was sent."
-        )
-    link = _paid_link(store, payment)
-    paid = payment.get("total_amount_paisa") or payment["amount_paisa"]
-    refunded_before = payment.get("refunded_paisa") or 0
+    if pidx is not None:
+        link, paid, refunded_before = chosen_link(store, payment, pidx)
+    else:
+        if payment["status"] not in REFUNDABLE:
+            raise InvalidInput(
+                f"Payment {oid} has status {payment['status']}; only a completed or partially refunded payment "
+                "can be refunded (or one paid link of it: khalti refund ORDER_ID --pidx PIDX). Nothing was sent."
+            )
+        link = _paid_link(store, payment)
+        paid = payment.get("total_amount_paisa") or payment["amount_paisa"]
+        refunded_before = payment.get("refunded_paisa") or 0
     checked_mobile = mobile_number(mobile)
     paisa = refund_amount(amount, paid - refunded_before, oid)
     payer = payment.get("customer_name") or payment.get("customer_phone") or payment.get("customer_email")
@@ -193,11 +202,12 @@ def plan_refund(store: Store, order_id: str, amount: str | None, mobile: str | N
         name=payment["name"],
         payer=payer,
         status=payment["status"],
-        khalti_status=payment.get("khalti_status"),
+        khalti_status=link.get("khalti_status"),
         paid_paisa=paid,
         refunded_before=refunded_before,
         amount_paisa=paisa,
         mobile=checked_mobile,
+        by_link=pidx is not None,
     )
 
 
@@ -214,6 +224,7 @@ def refund(
     amount: str | None = None,
     mobile: str | None = None,
     confirm: Confirm | None = None,
+    pidx: str | None = None,
 ) -> RefundResult:
     """Refund a payment in full (amount None) or in part. `confirm` is asked after every check, before
     anything is sent; it may raise (e.g. a usage error when nobody can be asked)."""
@@ -242,7 +253,7 @@ def refund(
             return RefundResult(payment_record(fresh), went_to_review=True)
         if settled == "ok" and _same_request(earlier, amount):
             return RefundResult(payment_record(fresh), earlier_applied=True)
-    plan = plan_refund(store, order_id, amount, mobile)
+    plan = plan_refund(store, order_id, amount, mobile, pidx)
     settings.require_key()
     if confirm is not None and not confirm(plan):
         fresh = q.get_payment_by_id(store, payment["id"])
@@ -281,7 +292,7 @@ def refund(
     _record_success(store, plan, answer)
     fresh = q.get_payment_by_id(store, plan.payment_id)
     assert fresh is not None
-    return RefundResult(payment_record(fresh))
+    return RefundResult(payment_record(fresh), went_to_review=fresh["status"] == "review" != plan.status)
 
 
 def _what_happened(exc: GatewayError) -> str:
@@ -314,7 +325,8 @@ def _record_attempt(store: Store, plan: RefundPlan) -> None:
             raise TemporaryError(
                 f"Another refund of payment {plan.order_id} is in progress. Nothing was sent; try again later."
             )
-        if row["status"] != plan.status or (row.get("refunded_paisa") or 0) != plan.refunded_before:
+        refunded_now = plan.refunded_before if plan.by_link else (row.get("refunded_paisa") or 0)
+        if row["status"] != plan.status or refunded_now != plan.refunded_before:
             raise TemporaryError(
                 f"Payment {plan.order_id} changed while this refund was being prepared. Nothing was sent; "
                 "run the command again."
@@ -360,8 +372,14 @@ def _record_success(store: Store, plan: RefundPlan, answer: RefundAnswer) -> Non
     with store.write():
         payment = q.get_payment_by_id(store, plan.payment_id)
         assert payment is not None
-        status, changes = _refunded_changes(payment, plan.refunded_before + plan.amount_paisa, at)
-        q.update_link(store, plan.link_id, {"khalti_status": KHALTI_WORD[status], "refunded": 1, "updated_at": at})
+        refunded = plan.refunded_before + plan.amount_paisa
+        word = KHALTI_WORD["refunded" if refunded >= plan.paid_paisa else "partially_refunded"]
+        q.update_link(store, plan.link_id, {"khalti_status": word, "refunded": 1, "updated_at": at})
+        if plan.by_link:
+            kept = min(refunded, plan.paid_paisa)
+            status, changes = decided_again(store, payment, plan.payment_id, plan.link_id, kept, at)
+        else:
+            status, changes = _refunded_changes(payment, refunded, at)
         q.update_payment(store, plan.payment_id, changes)
         q.add_event(
             store,
@@ -381,6 +399,7 @@ def _record_success(store: Store, plan: RefundPlan, answer: RefundAnswer) -> Non
                 pidx=plan.pidx,
                 from_status=payment["status"],
                 to_status=status,
+                message=changes.get("review_reason"),
                 at=at,
             )
 
@@ -446,7 +465,8 @@ def settle(
         time.sleep(waits.pop(0))  # Khalti may still be working on it: look again shortly
     said = f"Khalti's lookup shows {answer.status!r}"
     if now_status == "refunded":
-        _settle_applied(store, payment_id, pidx, paid, f"{prefix}{said}: the refund was made.")
+        by_link = bool(detail.get("by_link"))
+        _settle_applied(store, payment_id, pidx, paid, f"{prefix}{said}: the refund was made.", by_link=by_link)
         return "ok"
     if now_status == "partially_refunded" and before == "completed" and not whole:
         _settle_applied(
@@ -455,6 +475,7 @@ def settle(
             pidx,
             refunded_before + amount,
             f"{prefix}{said}: the refund of {money.format_rupees(amount)} was made.",
+            by_link=bool(detail.get("by_link")),
         )
         return "ok"
     if no_sign:
@@ -479,15 +500,25 @@ def settle(
     return "review"
 
 
-def _settle_applied(store: Store, payment_id: int, pidx: str, refunded_paisa: int, message: str) -> None:
+def _settle_applied(
+    store: Store, payment_id: int, pidx: str, refunded_paisa: int, message: str, *, by_link: bool = False
+) -> None:
     at = stamp()
     with store.write():
         payment = q.get_payment_by_id(store, payment_id)
         assert payment is not None
-        paid = payment.get("total_amount_paisa") or payment["amount_paisa"]
-        changes = {"refunded": 1, "refunded_paisa": min(refunded_paisa, paid), "updated_at": at}
+        if by_link:  # refund --pidx whose answer was lost: decided again from all links, as when answered
+            link = q.get_link(store, pidx)
+            assert link is not None
+            status, changes = decided_again(store, payment, payment_id, link["id"], refunded_paisa, at)
+        else:
+            paid = payment.get("total_amount_paisa") or payment["amount_paisa"]
+            status = payment["status"]
+            changes = {"refunded": 1, "refunded_paisa": min(refunded_paisa, paid), "updated_at": at}
         q.update_payment(store, payment_id, changes)
         q.add_event(store, payment_id, "refund", outcome="ok", pidx=pidx, at=at, message=message)
+        if status != payment["status"]:
+            q.add_event(store, payment_id, "status", pidx=pidx, from_status=payment["status"], to_status=status, at=at)
 
 
 def _to_review(store: Store, payment_id: int, pidx: str | None, reason: str, prefix: str = "") -> None:

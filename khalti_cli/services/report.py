@@ -22,6 +22,7 @@ from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 
 COLLECTED = ("completed", "partially_refunded")
+OUTSIDE = ("paid_offline",)  # collected at the counter or the bank (khalti settle), shown apart
 EXPIRING_WITHIN = timedelta(hours=1)
 
 
@@ -50,6 +51,7 @@ class Report:
     total: Figure = field(default_factory=Figure)
     by_status: dict[str, Figure] = field(default_factory=dict)
     collected: Figure = field(default_factory=Figure)
+    outside: Figure = field(default_factory=Figure)
     fees_paisa: int = 0
     refunds_paisa: int = 0
     expiring: list[dict[str, Any]] = field(default_factory=list)
@@ -67,6 +69,7 @@ class Report:
             "payments": self.total.as_json(),
             "by_status": {s: f.as_json() for s, f in self.by_status.items()},
             "collected": self.collected.as_json(),
+            "collected_outside_khalti": self.outside.as_json(),
             "fees": {"amount": format_paisa(self.fees_paisa), "amount_paisa": self.fees_paisa},
             "refunds": {"amount": format_paisa(self.refunds_paisa), "amount_paisa": self.refunds_paisa},
             "expiring_within_hour": {**self.expiring_figure.as_json(), "payments": self.expiring},
@@ -89,6 +92,7 @@ class Report:
             yield row("status", status, figure.count, figure.amount_paisa)
         yield row("total", "payments", self.total.count, self.total.amount_paisa)
         yield row("total", "collected", self.collected.count, self.collected.amount_paisa)
+        yield row("total", "collected_outside_khalti", self.outside.count, self.outside.amount_paisa)
         yield row("total", "fees", None, self.fees_paisa)
         yield row("total", "refunds", None, self.refunds_paisa)
         expiring = self.expiring_figure
@@ -118,6 +122,9 @@ def build_report(
         if r["status"] in COLLECTED:
             report.collected.count += figure.count
             report.collected.amount_paisa += figure.amount_paisa
+        if r["status"] in OUTSIDE:
+            report.outside.count += figure.count
+            report.outside.amount_paisa += figure.amount_paisa
     report.per_day = _per_day(store, start, end, moment)
     horizon = moment + EXPIRING_WITHIN
     for p in q.open_payments(store):

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store, translate
 
@@ -96,6 +97,7 @@ def add_event(
     message: str | None = None,
     detail: Any = None,
     at: str | None = None,
+    actor: str | None = None,
 ) -> None:
     _insert(
         store,
@@ -110,6 +112,7 @@ def add_event(
             "to_status": to_status,
             "message": message,
             "detail": None if detail is None else dump_json(detail),
+            "actor": actor or current_actor(),
         },
     )
 
@@ -175,6 +178,10 @@ _PAYMENT_COLUMNS = frozenset(
         "created_at",
         "updated_at",
         "checked_at",
+        "decision",
+        "settle_method",
+        "settle_reference",
+        "settle_date",
     )
 )
 
@@ -317,11 +324,11 @@ def insert_payments(store: Store, rows: Sequence[tuple[Any, ...]], *, message: s
     conn.executemany(f"INSERT INTO payments ({cols}) VALUES ({marks})", rows)
     last = max_payment_id(store)
     conn.execute(
-        "INSERT INTO events (payment_id, at, kind, to_status, message) "
+        "INSERT INTO events (payment_id, at, kind, to_status, message, actor) "
         "SELECT id, created_at, 'created', 'created', "
-        "printf('Recorded Rs %d.%02d for %s (%s)', amount_paisa / 100, amount_paisa % 100, name, ?) "
+        "printf('Recorded Rs %d.%02d for %s (%s)', amount_paisa / 100, amount_paisa % 100, name, ?), ? "
         "FROM payments WHERE id BETWEEN ? AND ?",
-        [message, first, last],
+        [message, current_actor(), first, last],
     )
     return (first, last)
 

@@ -136,3 +136,19 @@ def m002_payers(db: Database) -> None:
     payments: Any = db.table("payments")
     payments.add_column("payer_ref", str)
     payments.create_index(["payer_ref"])
+
+
+@migrations()
+def m003_corrections(db: Database) -> None:
+    """Corrections (void, settle, resolve) and who did what.
+
+    events.actor: the login (or KHALTI_ACTOR) behind every event. payments.decision: a person's standing
+    decision (voided, paid_offline, or completed by resolve) and payments.accepted: the problem keys it
+    accepted (JSON list), so that only a new problem sends the payment back to review. settle_*: how a fee
+    paid outside Khalti was paid (cash, bank, cheque, other), its reference and date.
+    """
+    events: Any = db.table("events")
+    events.add_column("actor", str)
+    payments: Any = db.table("payments")
+    for column in ("decision", "accepted", "settle_method", "settle_reference", "settle_date"):
+        payments.add_column(column, str)
