@@ -31,8 +31,10 @@ PAYER_COLUMNS = Columns(
     aliases={"class": "group", "class_group": "group", "payer": "reference", "student_id": "reference"},
 )
 
-# Statuses whose fee is still owed (a new link can be made), paid, or waiting for a person.
-DUE = ("created", "initiated", "pending", "expired", "canceled", "failed")
+# Statuses whose fee is still owed (a new link can be made), paid, or waiting for a person. `pending` is
+# apart: Khalti may have the money (its docs: hold, and ask Khalti), so it is neither due nor paid.
+DUE = ("created", "initiated", "expired", "canceled", "failed")
+PENDING = ("pending",)
 PAID = ("completed", "partially_refunded", "refunded")
 
 
@@ -196,12 +198,13 @@ def totals(store: Store, reference: str) -> dict[str, Any]:
     figures = {
         "payments": sum(int(r["count"]) for r in by_status.values()),
         "due_paisa": amount(DUE),
+        "pending_paisa": amount(PENDING),
         "paid_paisa": amount(PAID),
         "refunded_paisa": refunded,
         "review_paisa": amount(("review",)),
     }
     out: dict[str, Any] = dict(figures)
-    for key in ("due", "paid", "refunded", "review"):
+    for key in ("due", "pending", "paid", "refunded", "review"):
         out[key] = format_paisa(figures[f"{key}_paisa"])
     out["by_status"] = {
         s: {"count": int(r["count"]), "amount": format_paisa(int(r["amount_paisa"] or 0))} for s, r in by_status.items()

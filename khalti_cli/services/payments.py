@@ -100,6 +100,7 @@ def create_payment(store: Store, new: NewPayment) -> dict[str, Any]:
                         raise InvalidInput(f"A payment with order id {order_id} already exists.")
                     continue
                 payment_id = q.insert_payment(store, payment_row(new, order_id, at))
+                q.fill_pay_token(store, payment_id)
                 q.add_event(
                     store,
                     payment_id,
@@ -180,6 +181,7 @@ def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[s
                 "updated_at": at,
             },
         )
+        q.fill_pay_token(store, row["id"])  # a payment handed out has its durable pay page link
     try:
         answer = gateway.initiate(payload)
     except GatewayRejected as exc:

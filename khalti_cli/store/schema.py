@@ -136,3 +136,15 @@ def m002_payers(db: Database) -> None:
     payments: Any = db.table("payments")
     payments.add_column("payer_ref", str)
     payments.create_index(["payer_ref"])
+
+
+@migrations()
+def m004_pay_page(db: Database) -> None:
+    """The pay page (khalti serve): payments.pay_token, the random token in the payment's durable pay_url
+    (made when first needed, see services.paylink), and payments.pending_since, when Khalti first reported
+    the payment Pending (a payment pending too long goes to review)."""
+    payments: Any = db.table("payments")
+    payments.add_column("pay_token", str)
+    payments.add_column("pending_since", str)
+    # NULLs do not collide in an SQLite unique index: only made tokens must be unique.
+    payments.create_index(["pay_token"], unique=True)
