@@ -21,6 +21,7 @@ def pay_page(monkeypatch: pytest.MonkeyPatch, limits: Limits | None = None) -> I
     sock = bind("127.0.0.1", 0)
     monkeypatch.setenv("KHALTI_PUBLIC_URL", address(sock))
     monkeypatch.delenv("KHALTI_RETURN_URL", raising=False)
+    monkeypatch.setenv("KHALTI_SCHOOL_NAME", "Shree Janapriya Secondary School")
     running = start(load_settings(), sock=sock, limits=limits)
     try:
         yield running

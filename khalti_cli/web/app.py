@@ -39,6 +39,7 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_LIMIT = 6
 ADDRESS_LIMIT = 30
 WEB_TIMEOUT_MS = 10_000  # a parent waits at most this long for Khalti per call
+_CACHED = {"Cache-Control": "public, max-age=86400"}
 
 
 @dataclass
@@ -199,7 +200,7 @@ def create_app(settings: Settings, *, limits: Limits | None = None, hello: bool 
         found = assets.get(request.path_params["name"])
         if found is None:
             return PlainTextResponse("Not found.\n", 404)
-        return Response(found[0], media_type=found[1], headers={"Cache-Control": "public, max-age=86400"})
+        return Response(found[0], media_type=found[1], headers=_CACHED)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
@@ -213,6 +214,7 @@ def create_app(settings: Settings, *, limits: Limits | None = None, hello: bool 
         Route("/return", returned, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
+        Route("/favicon.ico", lambda request: Response(status_code=204, headers=_CACHED), methods=["GET"]),
     ]
     if hello:
         routes.append(Route("/hello", lambda request: PlainTextResponse("hello\n"), methods=["GET"]))
