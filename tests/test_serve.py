@@ -162,9 +162,7 @@ def test_cancel_then_pay_again(page: Any, cli: Cli, configured: SandboxServer) -
     assert httpx.post(record["pay_url"]).status_code == 303 and len(links("F-1")) == 2
 
 
-@pytest.mark.parametrize(
-    ("spec", "code"), [({"status": 503, "count": 10}, 503), ({"delay_ms": 4000, "count": 1}, 503)]
-)
+@pytest.mark.parametrize(("spec", "code"), [({"status": 503, "count": 10}, 503), ({"delay_ms": 4000, "count": 1}, 503)])
 def test_khalti_down_or_slow_is_a_friendly_503_with_nothing_half_written(
     page: Any, cli: Cli, configured: SandboxServer, spec: dict[str, Any], code: int
 ) -> None:
