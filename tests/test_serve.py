@@ -302,3 +302,37 @@ def test_records_and_slips_carry_pay_url(
     assert decode_qr(isolated / "slips" / "F-1.png") == [record["pay_url"]]
     monkeypatch.delenv("KHALTI_PUBLIC_URL")
     assert cli("show", "F-1", "--format", "json").json()["pay_url"] is None
+
+
+def test_the_key_never_reaches_a_page_or_a_log(
+    configured: SandboxServer, monkeypatch: pytest.MonkeyPatch, cli: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = "live_secret_key_0123456789abcdefZZ"
+    monkeypatch.setenv("KHALTI_SECRET_KEY", key)  # not the sandbox's: Khalti answers 401
+    pages = []
+    with pay_page(monkeypatch) as running:
+        record = new_fee(cli)
+        pages.append(httpx.get(record["pay_url"]))
+        refused = httpx.post(record["pay_url"])
+        assert refused.status_code == 503 and "contact the school office" in refused.text
+        pages.append(refused)
+        pages.append(httpx.get(running.url + "/return", params={"pidx": "x"}))
+    assert status("F-1") == "created"
+    seen = "\n".join(p.text + str(p.headers) for p in pages) + caplog.text
+    assert key not in seen and key[:12] not in seen
+    assert "Khalti refused the secret key" in caplog.text  # the office's log says what to fix
+
+
+def test_fee_heads_are_listed_when_the_payment_has_them(page: Any, cli: Cli) -> None:
+    record = new_fee(cli, amount="2000")
+    db = sqlite3.connect(Path.cwd() / "khalti.db")
+    columns = [r[1] for r in db.execute("PRAGMA table_info(payments)")]
+    if "heads" not in columns:  # the school-year feature adds it; this page reads it when present
+        db.execute("ALTER TABLE payments ADD COLUMN heads TEXT")
+    heads = '[{"label": "Tuition <Poush>", "amount_paisa": 150000}, {"label": "कम्प्युटर", "amount_paisa": 50000}]'
+    db.execute("UPDATE payments SET heads = ? WHERE order_id = 'F-1'", [heads])
+    db.commit()
+    db.close()
+    html = httpx.get(record["pay_url"]).text
+    assert "Tuition &lt;Poush&gt;" in html and "Rs 1,500.00" in html and "कम्प्युटर" in html and "Rs 500.00" in html
