@@ -336,3 +336,37 @@ def test_fee_heads_are_listed_when_the_payment_has_them(page: Any, cli: Cli) -> 
     db.close()
     html = httpx.get(record["pay_url"]).text
     assert "Tuition &lt;Poush&gt;" in html and "Rs 1,500.00" in html and "कम्प्युटर" in html and "Rs 500.00" in html
+
+
+def test_khalti_serve_as_a_process(configured: SandboxServer, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from conftest import khalti_exe
+
+    from khalti_cli.web.server import address, bind
+
+    sock = bind("127.0.0.1", 0)
+    public = address(sock)
+    sock.close()
+    monkeypatch.setenv("KHALTI_PUBLIC_URL", public)
+    record = new_fee(cli)
+    port = public.rsplit(":", 1)[1]
+    proc = subprocess.Popen(
+        [*khalti_exe(), "serve", "--port", port], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == public
+        assert httpx.get(public + "/healthz", timeout=10).text == "ok\n"
+        assert httpx.get(record["pay_url"], timeout=10).status_code == 200
+        assert httpx.post(record["pay_url"], timeout=10).status_code == 303
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM), err  # uvicorn shuts down, then re-raises the signal
+    token = record["pay_url"].rsplit("/", 1)[1]
+    assert '"GET /pay/*** "' in err or '"GET /pay/***"' in err
+    assert token not in err and os.environ["KHALTI_SECRET_KEY"] not in err

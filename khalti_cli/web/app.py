@@ -166,9 +166,10 @@ def create_app(settings: Settings, *, limits: Limits | None = None, hello: bool 
         if wait is not None:
             return problem(words.TOO_MANY, 429)
         try:
-            url = paylink.pay(res.store(), settings, res.gateway, token)
-        except paylink.NotPayable:
-            return fee_page(paylink.view_by_token(res.store(), token), status=409)
+            try:
+                url = paylink.pay(res.store(), settings, res.gateway, token)
+            except paylink.NotPayable:  # paid, voided, pending, review: the page says so
+                return fee_page(paylink.view_by_token(res.store(), token), status=409)
         except Exception as exc:
             return failure(exc, f"/pay/{token}")
         return RedirectResponse(url, status_code=303)

@@ -59,6 +59,7 @@ def _server(app: Any) -> Any:
         proxy_headers=True,  # the client's address from X-Forwarded-For, trusted only from the local proxy
         forwarded_allow_ips="127.0.0.1,::1",
         timeout_keep_alive=5,
+        limit_concurrency=500,  # beyond this many connections and requests at once: 503 at once, not a queue
         timeout_graceful_shutdown=5,
         h11_max_incomplete_event_size=16 * 1024,  # request line and headers
         lifespan="on",
