@@ -370,3 +370,24 @@ def test_khalti_serve_as_a_process(configured: SandboxServer, cli: Cli, monkeypa
     token = record["pay_url"].rsplit("/", 1)[1]
     assert '"GET /pay/*** "' in err or '"GET /pay/***"' in err
     assert token not in err and os.environ["KHALTI_SECRET_KEY"] not in err
+
+
+def test_a_database_busy_too_long_is_a_503_page_never_locked(
+    configured: SandboxServer, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    import khalti_cli.store.db as db_module
+
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_S", 0.5)  # 30 s in real life; the test does not wait that long
+    with pay_page(monkeypatch):
+        url = new_fee(cli)["pay_url"]
+        other = sqlite3.connect(Path.cwd() / "khalti.db")
+        other.execute("BEGIN IMMEDIATE")  # an import holding the write lock for longer than the busy timeout
+        try:
+            response = httpx.post(url, timeout=30)
+        finally:
+            other.rollback()
+            other.close()
+        assert response.status_code == 503 and "The page is busy" in response.text
+        assert "locked" not in response.text.lower()
+        assert status("F-1") == "created" and links("F-1") == []
+        assert httpx.post(url).status_code == 303  # and once the lock is gone, it works

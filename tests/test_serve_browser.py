@@ -7,7 +7,6 @@ Set PAYPAGE_SCREENSHOTS=DIR to keep the small-phone screenshots for a look.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,14 @@ def status(order_id: str) -> str:
     return str(db_rows("SELECT status FROM payments WHERE order_id = ?", [order_id])[0][0])
 
 
+def keep(tab: Any, name: str) -> None:
+    """With PAYPAGE_SCREENSHOTS=DIR, a full-page screenshot to look at."""
+    folder = os.environ.get("PAYPAGE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
 def pay_on_khalti(tab: Any) -> None:
     tab.fill("input[name=mobile]", "9800000001")
     tab.fill("input[name=mpin]", "1111")
@@ -93,6 +100,7 @@ def test_parent_pays_and_comes_back_to_paid(tab: Any, site: Any, cli: Cli, confi
     assert "Payment received" in text and "Paid" in text and "This fee is paid" in text
     assert status("B-1") == "completed"
     assert not tab.problems  # no CSP violation, no failed asset
+    keep(tab, "return-page-paid.png")
 
 
 def test_parent_cancels_then_pays_after_the_link_expired(
@@ -143,8 +151,5 @@ def test_small_phone_screenshot_reads_well(tab: Any, site: Any, cli: Cli, tmp_pa
     shot = tmp_path / "pay-page-phone.png"
     tab.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-    keep = os.environ.get("PAYPAGE_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(keep) / shot.name)
+    keep(tab, shot.name)
     assert not tab.problems
