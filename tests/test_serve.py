@@ -210,6 +210,9 @@ def test_post_rate_limit_per_token_and_per_address(configured: SandboxServer, mo
         # The address has used its 6 (a's refused clicks count too): another fee is refused as well.
         assert httpx.post(c).status_code == 429
         assert httpx.get(c).status_code == 200  # reading the page is not limited
+        # Each /return asks Khalti, so it is limited per address too (unknown pidx: 404 until then).
+        codes = [httpx.get(c.split("/pay/")[0] + "/return", params={"pidx": "nope"}).status_code for _ in range(7)]
+        assert codes == [404] * 6 + [429]
 
 
 def test_request_bodies_are_capped(page: Any, cli: Cli) -> None:

@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, limits: Limits | None = None, hello: bool 
     limits = limits or Limits()
     per_token = RateLimit(limits.per_token, limits.window_s)
     per_address = RateLimit(limits.per_address, limits.window_s)
+    returns = RateLimit(limits.per_address, limits.window_s)  # each /return asks Khalti: no amplifier
     env = Environment(loader=PackageLoader("khalti_cli.web", "templates"), autoescape=select_autoescape(default=True))
     env.globals["rupees"] = format_rupees
     school = settings.school_name
@@ -178,6 +179,8 @@ def create_app(settings: Settings, *, limits: Limits | None = None, hello: bool 
         # Only pidx is read: status, amount and the rest of Khalti's query string are never trusted.
         pidx = request.query_params.get("pidx", "")
         retry = "/return?" + urlencode({"pidx": pidx})
+        if returns.allow(f"addr:{request.client.host if request.client else '-'}") is not None:
+            return problem(words.TOO_MANY, 429)
         try:
             outcome = paylink.after_return(res.store(), settings, res.gateway, pidx)
         except Exception as exc:
