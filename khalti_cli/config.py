@@ -31,7 +31,10 @@ VARIABLES = (
     "KHALTI_DB",
     "KHALTI_TIMEOUT",
     "KHALTI_SCHOOL_NAME",
+    "KHALTI_PUBLIC_URL",
+    "KHALTI_PENDING_REVIEW_HOURS",
 )
+DEFAULT_PENDING_REVIEW_HOURS = 24
 
 
 class Secret:
@@ -64,6 +67,10 @@ class Settings:
     db_path: Path
     timeout_ms: int = 15000
     school_name: str = "School"
+    # the pay page's address (khalti serve), without a trailing slash; None: no pay page
+    public_url: str | None = None
+    # a payment Khalti keeps reporting Pending for longer than this goes to review ("ask Khalti")
+    pending_review_hours: int = DEFAULT_PENDING_REVIEW_HOURS
     env_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
 
@@ -85,7 +92,24 @@ class Settings:
                 "KHALTI_WEBSITE_URL is not set. Set it to the school's website, "
                 "for example KHALTI_WEBSITE_URL=https://school.edu.np, in .env or the environment."
             )
-        return self.website_url, self.return_url or self.website_url
+        return self.website_url, self.effective_return_url or self.website_url
+
+    @property
+    def effective_return_url(self) -> str | None:
+        """KHALTI_RETURN_URL, else the pay page's /return when KHALTI_PUBLIC_URL is set."""
+        if self.return_url:
+            return self.return_url
+        return f"{self.public_url}/return" if self.public_url else None
+
+    def require_public_url(self) -> str:
+        """The pay page's address, checked: set, and https in production."""
+        if not self.public_url:
+            raise ConfigError(
+                "KHALTI_PUBLIC_URL is not set: the pay page needs the address parents reach it at, "
+                "for example KHALTI_PUBLIC_URL=https://fees.school.edu.np, in .env or the environment."
+            )
+        check_public_url_safe(self.env, self.public_url)
+        return self.public_url
 
 
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
@@ -213,6 +237,41 @@ def parse_timeout(text: str | None) -> int:
     return int(seconds * 1000)
 
 
+def normalise_public_url(value: str) -> str:
+    """KHALTI_PUBLIC_URL: an http(s) address with a host, no query or fragment; no trailing slash."""
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+        bad_port = False
+    except ValueError:
+        parts, bad_port = urlsplit(""), True
+    if (
+        bad_port
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or any(ch.isspace() or ch in "\"'<>\\" for ch in url)
+    ):
+        raise ConfigError(
+            f"KHALTI_PUBLIC_URL {value!r} is not a plain web address. Use one like https://fees.school.edu.np "
+            "(no query string, no user name)."
+        )
+    return url
+
+
+def check_public_url_safe(env: str, public_url: str) -> None:
+    """Parents' links carry a secret token: in production only over https."""
+    if env == "production" and urlsplit(public_url).scheme != "https":
+        raise ConfigError(
+            f"KHALTI_PUBLIC_URL {public_url} is not https: in production the pay page must be served over "
+            "https (the link carries the payment's token). Put it behind an https reverse proxy and set "
+            "KHALTI_PUBLIC_URL=https://..."
+        )
+
+
 def default_db_path() -> Path:
     from platformdirs import user_data_path
 
@@ -288,6 +347,18 @@ def load_settings(
 
     timeout_ms = parse_timeout(get("KHALTI_TIMEOUT"))
 
+    public_text = get("KHALTI_PUBLIC_URL")
+    public_url = normalise_public_url(public_text) if public_text else None
+    hours_text = get("KHALTI_PENDING_REVIEW_HOURS")
+    pending_hours = DEFAULT_PENDING_REVIEW_HOURS
+    if hours_text:
+        text = hours_text.strip()
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 24 * 90):
+            raise ConfigError(
+                f"KHALTI_PENDING_REVIEW_HOURS must be a whole number of hours from 1 to 2160, not {hours_text!r}."
+            )
+        pending_hours = int(text)
+
     key = get("KHALTI_SECRET_KEY")
     return Settings(
         env=chosen_env,
@@ -298,6 +369,8 @@ def load_settings(
         db_path=db_path,
         timeout_ms=timeout_ms,
         school_name=get("KHALTI_SCHOOL_NAME") or "School",
+        public_url=public_url,
+        pending_review_hours=pending_hours,
         env_file=file_path,
         warnings=tuple(warnings),
     )

@@ -18,6 +18,7 @@ from khalti_cli.cli import (
     report,
     restore,
     sandbox,
+    serve,
     slips,
 )
 from khalti_cli.cli.boundary import KhaltiGroup
@@ -70,6 +71,7 @@ for module in (
     reading,
     reconcile,
     sandbox,
+    serve,
     demo,
     refund,
     corrections,

@@ -157,6 +157,7 @@ def _show_table(record: dict[str, Any], color: bool) -> None:
     totals.add_column(justify="right")
     for label, key in (
         ("Due (not paid yet)", "due_paisa"),
+        ("Pending at Khalti (not due, not paid)", "pending_paisa"),
         ("Paid", "paid_paisa"),
         ("Refunded", "refunded_paisa"),
         ("Waiting for review", "review_paisa"),

@@ -21,9 +21,21 @@ def sandbox(
     key: str | None = typer.Option(
         None, "--key", help="Accept only this secret key (a test key, never a real one). Default: any."
     ),
+    fee_percent: str = typer.Option(
+        "2", "--fee-percent", help="Khalti's fee reported on each completed payment, in percent (0 to 100)."
+    ),
 ) -> None:
     """Serve a local emulator of Khalti's API: for training, demos and tests. Prints its address."""
+    from decimal import Decimal, InvalidOperation
+
     from khalti_cli.sandbox import serve
+
+    try:
+        fee_bp = int(Decimal(fee_percent.strip()) * 100)
+    except (InvalidOperation, ValueError):
+        fee_bp = -1
+    if not 0 <= fee_bp <= 10_000:
+        raise typer.BadParameter(f"{fee_percent!r} is not a percentage from 0 to 100.", param_hint="--fee-percent")
 
     def ready(url: str) -> None:
         sys.stdout.write(url + "\n")
@@ -34,7 +46,7 @@ def sandbox(
         )
 
     try:
-        serve(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=sys.stdout, ready=ready)
+        serve(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=sys.stdout, ready=ready, fee_bp=fee_bp)
     except OSError as exc:
         from khalti_cli.errors import InvalidInput
 

@@ -39,6 +39,12 @@ class AppState:
             from khalti_cli.config import load_settings
 
             self._settings = load_settings(db=self.db, env_file=self.env_file, env=self.env)
+            from khalti_cli.services.records import set_public_url
+
+            set_public_url(self._settings.public_url)
+            from khalti_cli.services.apply import set_pending_review_hours
+
+            set_pending_review_hours(self._settings.pending_review_hours)
             for warning in self._settings.warnings:
                 self.say(warning)
         return self._settings

@@ -13,6 +13,7 @@ from .state import SandboxState
 from .validation import (
     JSONParseError,
     not_a_dict,
+    parse_form,
     parse_integer,
     parse_json,
     validate_initiate,
@@ -48,6 +49,7 @@ def handle_api(
     raw: bytes,
     authorization: str | None,
     base_url: str,
+    content_type: str | None = None,
 ) -> Reply:
     """Auth first (as DRF's permission check runs before the method), then the endpoint."""
     denied = check_auth(authorization, key)
@@ -55,10 +57,13 @@ def handle_api(
         return denied
     if method != "POST":
         return json_reply(405, {"detail": f'Method "{method}" not allowed.'}, [("Allow", "POST, OPTIONS")])
-    try:
-        data = parse_json(raw)
-    except JSONParseError as exc:
-        return json_reply(400, {"detail": str(exc)})
+    if (content_type or "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        data: Any = parse_form(raw)  # as DRF's FormParser: every value text, the last of a repeated key
+    else:
+        try:
+            data = parse_json(raw)
+        except JSONParseError as exc:
+            return json_reply(400, {"detail": str(exc)})
     if endpoint == "initiate":
         return initiate(state, data, base_url)
     if endpoint == "lookup":
@@ -85,8 +90,15 @@ def initiate(state: SandboxState, data: Any, base_url: str) -> Reply:
         customer_info=checked.customer_info,
         extra=checked.extra,
         base_url=base_url,
+        ttl=_ttl(checked.extra.get("ttl")),
     )
     return json_reply(200, body)
+
+
+def _ttl(value: Any) -> int | None:
+    """The request's `ttl` (seconds) when it is a positive whole number; otherwise the sandbox's own."""
+    seconds = parse_integer(value) if value is not None else None
+    return seconds if seconds is not None and 0 < seconds <= 30 * 86400 else None
 
 
 def lookup(state: SandboxState, data: Any) -> Reply:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from .api import handle_api, match_api
 from .control import handle_control
 from .faults import HOLD_S, fault_reply
-from .page import get_page, post_page
+from .page import get_page, post_page, return_page
 from .reply import Reply, html_reply, json_reply
 from .state import SandboxState
 
@@ -127,7 +127,8 @@ class Handler(BaseHTTPRequestHandler):
                 if injected is not None:  # always, for a fault that does no work
                     return injected, " (fault)"
             auth = self.headers.get("Authorization")
-            reply = handle_api(state, config.key, method, endpoint, arg, raw, auth, self._base_url())
+            content_type = self.headers.get("Content-Type")
+            reply = handle_api(state, config.key, method, endpoint, arg, raw, auth, self._base_url(), content_type)
             if fault is not None:
                 # A pure delay: the work is done on arrival and only the answer is late, so a client
                 # that gives up (times out) finds the work done, as with a slow network to Khalti.
@@ -141,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
             return handle_control(state, method, path, raw), ""
         if path == "/" and method == "GET":
             return get_page(state, query), ""
+        if path == "/return" and method == "GET":
+            return return_page(state, query), ""
         if path in ("/pay", "/cancel") and method == "POST":
             return post_page(state, path[1:], raw), ""
         if path in ("/", "/pay", "/cancel"):

@@ -156,3 +156,18 @@ def post_page(state: SandboxState, action: str, raw: bytes) -> Reply:
         # The link changed state between our read and the action (expired, paid elsewhere...).
         latest = state.get(pidx)
         return html_reply(200, status_page(latest if latest is not None else payment))
+
+
+def return_page(state: SandboxState, query: str) -> Reply:
+    """GET /return: the sandbox's own return page, for a return_url that points at the sandbox (training
+    without a merchant site). It shows the link's state as the sandbox knows it, never the query string's."""
+    pidx = (parse_qs(query).get("pidx") or [""])[0].strip()
+    payment = state.get(pidx) if pidx else None
+    if payment is None:
+        return unknown_page(pidx)
+    body = (
+        "<h1>Back from Khalti</h1><p>This is the sandbox's own return page: a merchant's site would now look "
+        f"the payment up (<code>khalti lookup {escape(pidx)}</code>).</p>{_summary(payment)}"
+        f'<p class="note">Status: <code>{escape(payment["status"])}</code></p>'
+    )
+    return html_reply(200, _document("Back from Khalti", body))

@@ -76,8 +76,9 @@ class SandboxServer:
         ttl: int = 1800,
         key: str | None = None,
         log: TextIO | None = None,
+        fee_bp: int = 0,
     ) -> None:
-        self.state = SandboxState(ttl=ttl)
+        self.state = SandboxState(ttl=ttl, fee_bp=fee_bp)
         config = Config(latency_ms=latency_ms, key=key, log=log, wildcard=host in _WILDCARDS)
         self._httpd = _HTTPServer(host, port, self.state, config)  # binds and listens
         shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -135,20 +136,30 @@ def start_sandbox(
     ttl: int = 1800,
     key: str | None = None,
     log: TextIO | None = None,
+    fee_bp: int = 0,
 ) -> SandboxServer:
-    """Serve in a daemon thread; returns once the socket is listening. port=0 picks a free port."""
-    return SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log).start()
+    """Serve in a daemon thread; returns once the socket is listening. port=0 picks a free port.
+    fee_bp: Khalti's fee on each completed payment, in basis points (100 = 1 %)."""
+    return SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log, fee_bp=fee_bp).start()
 
 
 def serve(
-    host: str, port: int, *, latency_ms: int, ttl: int, key: str | None, log: TextIO, ready: Callable[[str], None]
+    host: str,
+    port: int,
+    *,
+    latency_ms: int,
+    ttl: int,
+    key: str | None,
+    log: TextIO,
+    ready: Callable[[str], None],
+    fee_bp: int = 0,
 ) -> None:
     """Blocking: serve until KeyboardInterrupt; calls ready(url) once listening.
 
     Returns normally after Ctrl-C (the interrupt is the way to stop it). An address already in use
     raises OSError before ready() is called.
     """
-    server = SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log)
+    server = SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log, fee_bp=fee_bp)
     try:
         ready(server.url)
         server.serve_forever()

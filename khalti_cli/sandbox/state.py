@@ -47,9 +47,14 @@ class SandboxState:
     """Thread-safe store of payments and faults (one lock)."""
 
     def __init__(
-        self, ttl: int = 1800, base_url: str = "http://127.0.0.1", now: Callable[[], datetime] = clock.now
+        self,
+        ttl: int = 1800,
+        base_url: str = "http://127.0.0.1",
+        now: Callable[[], datetime] = clock.now,
+        fee_bp: int = 0,
     ) -> None:
         self.ttl = ttl
+        self.fee_bp = fee_bp  # Khalti's fee on a completed payment, in basis points of total_amount
         self.base_url = base_url  # set by the server once it knows its port
         self._now = now
         self._lock = threading.Lock()
@@ -71,13 +76,16 @@ class SandboxState:
         customer_info: Any = None,
         extra: dict[str, Any] | None = None,
         base_url: str | None = None,
+        ttl: int | None = None,
     ) -> dict[str, Any]:
         """Create a payment link (no validation here: the HTTP layer does Khalti's checks).
+        `ttl` (the request's own, in seconds) overrides the sandbox's.
 
         Returns Khalti's initiate body: pidx, payment_url, expires_at, expires_in.
         """
         pidx = new_id()
         moment = self._now()
+        ttl = ttl or self.ttl
         payment = Payment(
             pidx=pidx,
             amount=amount,
@@ -88,8 +96,8 @@ class SandboxState:
             website_url=website_url,
             payment_url=f"{base_url or self.base_url}/?pidx={pidx}",
             created_at=moment,
-            expires_at=moment + timedelta(seconds=self.ttl),
-            expires_in=self.ttl,
+            expires_at=moment + timedelta(seconds=ttl),
+            expires_in=ttl,
             customer_info=copy_json(customer_info),
             extra=copy_json(extra or {}),
         )
@@ -120,10 +128,11 @@ class SandboxState:
             return [p.snapshot() for p in self._payments.values()]
 
     def lookup(self, pidx: str) -> dict[str, Any]:
-        """Khalti's six-key lookup body; raises UnknownPaymentError."""
+        """Khalti's six-key lookup body, then the initiate's merchant_* extras ("returned in success
+        response payload", the docs say); raises UnknownPaymentError."""
         with self._lock:
             p = self._find(pidx)
-            return {
+            body = {
                 "pidx": p.pidx,
                 "total_amount": p.total_amount,
                 "status": p.status,
@@ -131,6 +140,8 @@ class SandboxState:
                 "fee": p.fee,
                 "refunded": p.refunded_amount > 0,
             }
+            body.update({k: copy_json(v) for k, v in p.extra.items() if k.startswith("merchant_")})
+            return body
 
     # -- actions (the payment page, the control API and tests call these) --------------------
 
@@ -143,6 +154,7 @@ class SandboxState:
             self._require(p, PAYABLE, "complete")
             p.transaction_id = new_id()
             p.total_amount = p.amount if total_amount is None else total_amount
+            p.fee = p.total_amount * self.fee_bp // 10_000
             p.mobile = mobile
             self._by_transaction[p.transaction_id] = p.pidx
             p.move(COMPLETED, self._now(), transaction_id=p.transaction_id, total_amount=p.total_amount)

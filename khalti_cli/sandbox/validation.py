@@ -46,6 +46,13 @@ def parse_json(raw: bytes) -> Any:
         raise JSONParseError(f"JSON parse error - {exc}") from None
 
 
+def parse_form(raw: bytes) -> dict[str, str]:
+    """A form-encoded body as Django's QueryDict reads it: text values, the last of a repeated key."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
 def _reject_constant(name: str) -> Any:
     # DRF's strict JSON parser refuses NaN and Infinity, which Python's json would accept.
     raise ValueError("Out of range float values are not JSON compliant")

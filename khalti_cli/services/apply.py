@@ -4,13 +4,43 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from khalti_cli.clock import stamp
+from khalti_cli.clock import parse, stamp
 from khalti_cli.gateway.answers import LookupAnswer
 from khalti_cli.statuses import Decision, LinkView, Standing, decide, link_is_final
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+
+# Khalti's docs: Pending means "hold, and contact Khalti". A payment Khalti keeps reporting Pending for
+# longer than this goes to review (KHALTI_PENDING_REVIEW_HOURS; set when the settings are loaded).
+_pending_limit = timedelta(hours=24)
+
+
+def set_pending_review_hours(hours: int) -> None:
+    global _pending_limit
+    _pending_limit = timedelta(hours=hours)
+
+
+def pending_review(
+    payment: dict[str, Any], status: str, reason: str | None, pidx: str | None, at: str
+) -> tuple[str, str | None, str | None]:
+    """(status, reason, pending_since): pending for too long -> review, naming how to settle it."""
+    if status != "pending":
+        return status, reason, None
+    since = payment.get("pending_since") or at
+    if parse(at) - parse(since) < _pending_limit:
+        return status, reason, since
+    hours = int(_pending_limit.total_seconds() // 3600)
+    oid = payment["order_id"]
+    return (
+        "review",
+        f"Khalti has reported this payment Pending since {since} (more than {hours} h); its docs say to ask "
+        f"Khalti. Ask Khalti's support about pidx {pidx}, then run khalti lookup {oid} to store their answer, or "
+        f"settle it with khalti resolve {oid} --as completed|voided --reason TEXT.",
+        since,
+    )
 
 
 @dataclass(frozen=True)
@@ -93,6 +123,7 @@ def _apply(store: Store, link_id: int, answer: LookupAnswer, at: str, write: boo
     updated = link_changes(answer, at)
     links = [{**row, **updated} if row["id"] == link_id else row for row in q.links_of(store, payment["id"])]
     status, reason, shown = decide_for(payment, links)
+    status, reason, pending_since = pending_review(payment, status, reason, shown.get("pidx") if shown else None, at)
     if answer.implausible:
         problem = (
             f"Khalti reported {', '.join(answer.implausible)} for link {answer.pidx}, which cannot be a real "
@@ -108,6 +139,7 @@ def _apply(store: Store, link_id: int, answer: LookupAnswer, at: str, write: boo
     q.update_link(store, link_id, updated)
     changes = payment_changes(status, reason, shown, at)
     changes["checked_at"] = at
+    changes["pending_since"] = pending_since
     q.update_payment(store, payment["id"], changes)
     q.add_event(
         store,

@@ -25,13 +25,13 @@ def run_demo(say: Callable[[str], None]) -> list[dict[str, Any]]:
     from khalti_cli.gateway.client import KhaltiClient
     from khalti_cli.sandbox import start_sandbox
 
-    with tempfile.TemporaryDirectory(prefix="khalti-demo-") as tmp, start_sandbox() as server:
+    with tempfile.TemporaryDirectory(prefix="khalti-demo-") as tmp, start_sandbox(fee_bp=200) as server:
         settings = Settings(
             env="sandbox",
             base_url=server.url,
             secret_key=Secret("demo-sandbox-key"),
             website_url="https://school.example.edu.np",
-            return_url="https://school.example.edu.np/fees/paid",
+            return_url=f"{server.url}/return",  # the sandbox's own return page
             db_path=Path(tmp) / "demo.db",
             school_name="Demo School",
         )

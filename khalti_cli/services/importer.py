@@ -282,7 +282,9 @@ def imported_records(store: Store, result: ImportResult) -> Iterator[dict[str, A
 
 def imported_json_lines(store: Store, result: ImportResult, keys: Sequence[str]) -> Iterator[bytes] | None:
     """The imported records as UTF-8 JSON lines made by SQLite (fast); None when a key needs Python."""
-    expr = q.record_json_sql(keys)
+    from khalti_cli.services.records import public_url
+
+    expr = q.record_json_sql(keys, public_url())
     return None if expr is None else q.payments_in_range_json(store, expr, result.first_id, result.last_id)
 
 

@@ -18,5 +18,7 @@ __all__ = ["PaymentFilter", "list_json_lines"]
 
 def list_json_lines(store: Store, keys: Sequence[str], flt: q.PaymentFilter) -> Iterator[bytes] | None:
     """list_records as UTF-8 JSON, one a record, newest first; None when a key needs Python."""
-    expr = q.record_json_sql(keys)
+    from khalti_cli.services.records import public_url
+
+    expr = q.record_json_sql(keys, public_url())
     return None if expr is None else q.list_payments_json(store, expr, flt)

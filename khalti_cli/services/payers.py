@@ -31,9 +31,11 @@ PAYER_COLUMNS = Columns(
     aliases={"class": "group", "class_group": "group", "payer": "reference", "student_id": "reference"},
 )
 
-# Statuses whose fee is still owed (a new link can be made), paid, or waiting for a person. A voided fee
-# is neither due nor paid; one paid outside Khalti (paid_offline) counts as paid.
-DUE = ("created", "initiated", "pending", "expired", "canceled", "failed")
+# Statuses whose fee is still owed (a new link can be made), paid, or waiting for a person. `pending` is
+# apart: Khalti may have the money (its docs: hold, and ask Khalti), so it is neither due nor paid. A voided
+# fee is neither due nor paid; one paid outside Khalti (paid_offline) counts as paid.
+DUE = ("created", "initiated", "expired", "canceled", "failed")
+PENDING = ("pending",)
 PAID = ("completed", "partially_refunded", "refunded", "paid_offline")
 
 
@@ -197,6 +199,7 @@ def totals(store: Store, reference: str) -> dict[str, Any]:
     figures = {
         "payments": sum(int(r["count"]) for r in by_status.values()),
         "due_paisa": amount(DUE),
+        "pending_paisa": amount(PENDING),
         "paid_paisa": amount(PAID),
         "refunded_paisa": refunded,
         "review_paisa": amount(("review",)),
@@ -204,7 +207,7 @@ def totals(store: Store, reference: str) -> dict[str, Any]:
         "voided_paisa": amount(("voided",)),
     }
     out: dict[str, Any] = dict(figures)
-    for key in ("due", "paid", "refunded", "review", "offline", "voided"):
+    for key in ("due", "pending", "paid", "refunded", "review", "offline", "voided"):
         out[key] = format_paisa(figures[f"{key}_paisa"])
     out["by_status"] = {
         s: {"count": int(r["count"]), "amount": format_paisa(int(r["amount_paisa"] or 0))} for s, r in by_status.items()

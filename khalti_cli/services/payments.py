@@ -108,6 +108,7 @@ def create_payment(store: Store, new: NewPayment) -> dict[str, Any]:
                         raise InvalidInput(f"A payment with order id {order_id} already exists.")
                     continue
                 payment_id = q.insert_payment(store, payment_row(new, order_id, at))
+                q.fill_pay_token(store, payment_id)
                 q.add_event(
                     store,
                     payment_id,
@@ -202,6 +203,7 @@ def claim_link(store: Store, settings: Settings, row: dict[str, Any], force: boo
                 "updated_at": at,
             },
         )
+        q.fill_pay_token(store, fresh["id"])  # a payment handed out has its durable pay page link
     return fresh, link_id
 
 

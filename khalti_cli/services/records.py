@@ -36,8 +36,27 @@ RECORD_KEYS = (
     "settle_method",
     "settle_reference",
     "settle_date",
+    "pay_url",
 )
 TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
+
+
+# KHALTI_PUBLIC_URL of this process (set once, when the settings are loaded): records carry
+# pay_url = <public url>/pay/<token> when it is set and the payment has a token.
+_public_url: str | None = None
+
+
+def set_public_url(url: str | None) -> None:
+    global _public_url
+    _public_url = url
+
+
+def public_url() -> str | None:
+    return _public_url
+
+
+def pay_url_of(token: str | None) -> str | None:
+    return f"{_public_url}/pay/{token}" if _public_url and token else None
 
 
 def payment_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +65,7 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["refunded"] = bool(row.get("refunded"))
     record["refunded_paisa"] = row.get("refunded_paisa") or 0
     record["payer"] = row.get("payer_ref")
+    record["pay_url"] = pay_url_of(row.get("pay_token"))
     return record
 
 

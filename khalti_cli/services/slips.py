@@ -77,16 +77,32 @@ def _font(size: int, bold: bool = False) -> Any:
 
 def slip_records(store: Store, order_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The payments, each checked to have a live payment link, before any slip is drawn."""
-    records = []
-    for raw in order_ids:
-        record = payment_record(find_payment(store, validate.order_id(raw)))
-        check_slip(record)
-        records.append(record)
-    return records
+    from khalti_cli.services.records import public_url
+
+    rows = [find_payment(store, validate.order_id(raw)) for raw in order_ids]
+    for row in rows:
+        check_slip(payment_record(row), durable=public_url() is not None)
+    if public_url() is None:
+        return [payment_record(row) for row in rows]
+    # The pay page's durable link: each payment's token is made now if it has none.
+    from khalti_cli.services.paylink import ensure_tokens
+    from khalti_cli.store import queries as q
+
+    ensure_tokens(store, [row["id"] for row in rows])
+    return [payment_record(q.get_payment_by_id(store, row["id"]) or row) for row in rows]
 
 
-def check_slip(record: dict[str, Any]) -> None:
+def check_slip(record: dict[str, Any], *, durable: bool = False) -> None:
     oid = record["order_id"]
+    if durable:  # the slip carries pay_url, which makes a Khalti link when the parent opens it
+        from khalti_cli.services.paylink import PAYABLE
+
+        if record["status"] not in PAYABLE:
+            raise InvalidInput(
+                f"Payment {oid} is {record['status']}: there is nothing to pay online, so no slip. "
+                f"See it with: khalti show {oid}"
+            )
+        return
     if record["status"] not in ("initiated", "pending") or not record.get("payment_url"):
         raise InvalidInput(
             f"Payment {oid} has no live payment link (it is {record['status']}); make one first with: "
@@ -180,17 +196,21 @@ def render_slip(record: dict[str, Any], school_name: str) -> Any:
     y += 44
     draw.text((MARGIN, y), format_rupees(record["amount_paisa"]), font=_font(80, bold=True), fill=INK)
     y += 110
-    if record.get("expires_at"):
+    link = record.get("pay_url") or record["payment_url"]
+    if record.get("pay_url"):
+        draw.text((MARGIN, y), "Valid until paid · भुक्तानी नभएसम्म मान्य", font=_font(40, bold=True), fill=KHALTI_PURPLE)
+        y += 70
+    elif record.get("expires_at"):
         draw.text((MARGIN, y), "Pay before", font=label_font, fill=MUTED)
         y += 44
         draw.text((MARGIN, y), nepal_time(record["expires_at"]), font=_font(40, bold=True), fill=KHALTI_PURPLE)
         y += 70
 
-    qr = qr_image(record["payment_url"], min(640, HEIGHT - y - 230))
+    qr = qr_image(link, min(640, HEIGHT - y - 230))
     image.paste(qr, ((WIDTH - qr.width) // 2, y))
     y += qr.height + 6
     y = _centered(draw, "Scan with the Khalti app or a phone camera to pay, or open:", _font(28), y, MUTED) + 6
-    for text in _wrap(draw, record["payment_url"], _font(26), width, by_char=True)[:3]:
+    for text in _wrap(draw, link, _font(26), width, by_char=True)[:3]:
         y = _centered(draw, text, _font(26), y, INK) + 2
     draw.rectangle((0, HEIGHT - 18, WIDTH, HEIGHT), fill=KHALTI_PURPLE)
     return image

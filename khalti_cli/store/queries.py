@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,19 @@ def insert_link(store: Store, row: Row) -> int:
 
 def update_link(store: Store, link_id: int, changes: Row) -> None:
     _update(store, "links", link_id, changes)
+
+
+PAY_TOKEN_BYTES = 24  # 192 random bits (secrets.token_urlsafe): 32 URL-safe characters
+
+
+def fill_pay_token(store: Store, payment_id: int) -> str:
+    """The payment's pay-page token, made now if it has none. Call inside store.write()."""
+    store.conn.execute(
+        "UPDATE payments SET pay_token = ? WHERE id = ? AND pay_token IS NULL",
+        [secrets.token_urlsafe(PAY_TOKEN_BYTES), payment_id],
+    )
+    row = store.conn.execute("SELECT pay_token FROM payments WHERE id = ?", [payment_id]).fetchone()
+    return str(row[0])
 
 
 def dump_json(value: Any) -> str:
@@ -186,11 +200,21 @@ _PAYMENT_COLUMNS = frozenset(
 )
 
 
-def record_json_sql(keys: Sequence[str]) -> str | None:
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def record_json_sql(keys: Sequence[str], public_url: str | None = None) -> str | None:
     """A json_object(...) expression giving payment_record's JSON for these keys, or None if one is not
     known here (then the caller builds records in Python). tests/test_pipelines.py checks both agree."""
     parts = []
+    pay_url = "NULL"
+    if public_url:
+        pay_url = f"CASE WHEN pay_token IS NULL THEN NULL ELSE {_sql_text(public_url + '/pay/')} || pay_token END"
     for key in keys:
+        if key == "pay_url":
+            parts.append(f"'pay_url', {pay_url}")
+            continue
         expr = _RECORD_SQL.get(key) or (key if key in _PAYMENT_COLUMNS else None)
         if expr is None:
             return None

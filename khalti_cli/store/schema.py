@@ -152,3 +152,15 @@ def m003_corrections(db: Database) -> None:
     payments: Any = db.table("payments")
     for column in ("decision", "accepted", "settle_method", "settle_reference", "settle_date"):
         payments.add_column(column, str)
+
+
+@migrations()
+def m004_pay_page(db: Database) -> None:
+    """The pay page (khalti serve): payments.pay_token, the random token in the payment's durable pay_url
+    (made when first needed, see services.paylink), and payments.pending_since, when Khalti first reported
+    the payment Pending (a payment pending too long goes to review)."""
+    payments: Any = db.table("payments")
+    payments.add_column("pay_token", str)
+    payments.add_column("pending_since", str)
+    # NULLs do not collide in an SQLite unique index: only made tokens must be unique.
+    payments.create_index(["pay_token"], unique=True)

@@ -1,0 +1,1 @@
+"""The pay page (`khalti serve`): Starlette routes and Jinja2 templates over services.paylink."""
