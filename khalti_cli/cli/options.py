@@ -58,21 +58,28 @@ def parse_duration(value: str | None, option: str) -> int | None:
 
 
 def parse_date(value: str | None, option: str, *, end: bool = False) -> str | None:
-    """YYYY-MM-DD (local day; with end=True the day after, so --until is inclusive) or an ISO time."""
+    """A typed day (local midnight; with end=True the day after, so --until is inclusive) or an ISO time.
+
+    Days follow the contract's rule (khalti_cli.calendar.parse_day): year 2060 or later is BS, earlier
+    Gregorian, `bs:`/`ad:` force either. A BS day outside the calendar data is refused with exit 3."""
     if value is None:
         return None
+    from khalti_cli.calendar import parse_day
+
     text = value.strip()
     try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").astimezone()  # local midnight
-            moment = day + timedelta(days=1) if end else day
+        if len(text) <= 14 and "T" not in text.upper() and ":" not in text.removeprefix("bs:").removeprefix("ad:"):
+            day = parse_day(text)
+            midnight = datetime(day.year, day.month, day.day).astimezone()  # local midnight
+            moment = midnight + timedelta(days=1) if end else midnight
         else:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
                 moment = moment.astimezone()
-    except ValueError:
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError):
         raise typer.BadParameter(
-            f"{value!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-11-27T10:00:00+05:45.",
+            f"{value!r} is not a date; use YYYY-MM-DD (BS from year 2060, e.g. 2082-08-15; bs: or ad: in "
+            "front forces either) or an ISO time like 2026-11-27T10:00:00+05:45.",
             param_hint=option,
         ) from None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

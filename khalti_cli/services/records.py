@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from khalti_cli.calendar import bs_of_stamp
 from khalti_cli.money import format_paisa
 
 RECORD_KEYS = (
@@ -32,6 +33,12 @@ RECORD_KEYS = (
     "updated_at",
     "checked_at",
     "payer",
+    "period",
+    "heads",
+    "receipt_no",
+    "paid_at",
+    "created_at_bs",
+    "paid_at_bs",
 )
 TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
 
@@ -42,6 +49,9 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["refunded"] = bool(row.get("refunded"))
     record["refunded_paisa"] = row.get("refunded_paisa") or 0
     record["payer"] = row.get("payer_ref")
+    record["heads"] = json.loads(row["heads"]) if row.get("heads") else None
+    record["created_at_bs"] = bs_of_stamp(row.get("created_at"))
+    record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"))
     return record
 
 

@@ -67,8 +67,39 @@ def insert_payment(store: Store, row: Row) -> int:
     return _insert(store, "payments", row)
 
 
+# A payment in one of these has been paid (to us, at some time): it gets a receipt number.
+RECEIPT_STATUSES = frozenset(("completed", "partially_refunded", "refunded", "paid_offline"))
+
+
 def update_payment(store: Store, payment_id: int, changes: Row) -> None:
+    """Every change of a payment goes through here, inside the caller's write transaction: so the first time
+    a payment is stored as paid, by whichever command, it gets its receipt number in that same transaction."""
     _update(store, "payments", payment_id, changes)
+    if changes.get("status") in RECEIPT_STATUSES:
+        give_receipt_no(store.conn, payment_id, changes.get("updated_at") or stamp())
+
+
+def give_receipt_no(conn: sqlite3.Connection, payment_id: int, paid_at: str) -> str | None:
+    """The payment's receipt number: the next one of the BS fiscal year of `paid_at` if it has none yet.
+
+    Called only inside a write transaction (BEGIN IMMEDIATE), which serialises every writer, so the counter
+    read-and-advance and the payment's number are one atomic step: no number is given twice or skipped."""
+    row = conn.execute("SELECT receipt_no FROM payments WHERE id = ?", [payment_id]).fetchone()
+    if row is None or row[0] is not None:
+        return None if row is None else str(row[0])
+    from datetime import datetime
+
+    from khalti_cli.calendar import fiscal_label, fiscal_year_of
+
+    year = fiscal_label(fiscal_year_of(datetime.fromisoformat(paid_at).astimezone().date()))
+    number = conn.execute(
+        "INSERT INTO receipt_counters (fiscal_year, last_no) VALUES (?, 1) "
+        "ON CONFLICT (fiscal_year) DO UPDATE SET last_no = last_no + 1 RETURNING last_no",
+        [year],
+    ).fetchone()[0]
+    receipt_no = f"{year}-{number:06d}"
+    conn.execute("UPDATE payments SET receipt_no = ?, paid_at = ? WHERE id = ?", [receipt_no, paid_at, payment_id])
+    return receipt_no
 
 
 def insert_link(store: Store, row: Row) -> int:
@@ -137,6 +168,7 @@ def list_payments_json(store: Store, record_sql: str, flt: PaymentFilter) -> Ite
     per column, nothing decoded and encoded again, so `khalti list --format jsonl` streams 100,000 records
     in about a second."""
     sql, params = _payments_query(f"CAST({record_sql} AS BLOB)", flt)
+    _bs_function(store)
     try:
         cursor = store.conn.execute(sql, params)
         while rows := cursor.fetchmany(2000):
@@ -152,6 +184,9 @@ _RECORD_SQL = {
     "refunded": "CASE WHEN refunded THEN json('true') ELSE json('false') END",
     "refunded_paisa": "COALESCE(refunded_paisa, 0)",
     "payer": "payer_ref",
+    "heads": "json(heads)",
+    "created_at_bs": "khalti_bs(created_at)",
+    "paid_at_bs": "khalti_bs(paid_at)",
 }
 _PAYMENT_COLUMNS = frozenset(
     (
@@ -175,8 +210,18 @@ _PAYMENT_COLUMNS = frozenset(
         "created_at",
         "updated_at",
         "checked_at",
+        "period",
+        "receipt_no",
+        "paid_at",
     )
 )
+
+
+def _bs_function(store: Store) -> None:
+    """khalti_bs(stamp): the BS day of a timestamp, for the *_bs record keys made in SQL."""
+    from khalti_cli.calendar import bs_of_stamp
+
+    store.conn.create_function("khalti_bs", 1, bs_of_stamp, deterministic=True)
 
 
 def record_json_sql(keys: Sequence[str]) -> str | None:
@@ -323,6 +368,7 @@ def payments_in_range(store: Store, first: int, last: int) -> Iterator[Row]:
 
 def payments_in_range_json(store: Store, record_sql: str, first: int, last: int) -> Iterator[bytes]:
     """payments_in_range as UTF-8 JSON made by SQLite (see record_json_sql)."""
+    _bs_function(store)
     try:
         cursor = store.db.conn.execute(
             f"SELECT CAST({record_sql} AS BLOB) FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last]
