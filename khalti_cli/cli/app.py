@@ -16,6 +16,7 @@ from khalti_cli.cli import (
     refund,
     report,
     sandbox,
+    school,
     slips,
 )
 from khalti_cli.cli.boundary import KhaltiGroup
@@ -63,7 +64,7 @@ def root(
     st.quiet, st.verbose, st.no_color = quiet, verbose, no_color
 
 
-for module in (payments, reading, reconcile, sandbox, demo, refund, importing, payers, slips, report, backup):
+for module in (payments, reading, reconcile, sandbox, demo, refund, importing, payers, slips, report, backup, school):
     module.register(app)
 
 

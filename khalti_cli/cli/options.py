@@ -10,11 +10,21 @@ from typing import Any
 
 import typer
 
-from khalti_cli.output import FORMATS
+from khalti_cli.output import FORMATS, resolve_format
 
 FormatOption: Any = typer.Option(
     None, "--format", help="table (terminal default), tsv (pipe default), csv, json or jsonl."
 )
+
+
+XLSX_FORMATS = (*FORMATS, "xlsx")
+XlsxFormatOption: Any = typer.Option(
+    None, "--format", help="table (terminal default), tsv (pipe default), csv, json, jsonl or xlsx."
+)
+XlsxOutOption: Any = typer.Option(
+    None, "--out", help="With --format xlsx: the file to write (default: stdout, when it is not a terminal)."
+)
+ForceOption: Any = typer.Option(False, "--force", help="Replace a file that already exists.")
 
 
 def check_format(value: str | None, allowed: Iterable[str] = FORMATS) -> str | None:
@@ -83,3 +93,15 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
             "front forces either) or an ISO time like 2026-11-27T10:00:00+05:45.",
             param_hint=option,
         ) from None
+
+
+def xlsx_format(fmt: str | None, out: str | None) -> str:
+    chosen = check_format(fmt, XLSX_FORMATS)
+    if out and chosen != "xlsx":
+        raise typer.BadParameter("--out is for --format xlsx; other formats go to stdout.", param_hint="--out")
+    if chosen == "xlsx" and out is None and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "an xlsx file is not for the terminal: give --out FILE, or send stdout to a file (> dues.xlsx).",
+            param_hint="--out",
+        )
+    return resolve_format(chosen)

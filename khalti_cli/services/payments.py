@@ -21,7 +21,7 @@ from khalti_cli.errors import (
 from khalti_cli.gateway.answers import InitiateAnswer, LookupAnswer
 from khalti_cli.services import validate
 from khalti_cli.services.apply import Change, apply_answer, decide_for, payment_changes, record_call_error
-from khalti_cli.services.records import event_record, link_record, payment_record
+from khalti_cli.services.records import event_record, link_record, load_heads, payment_record
 from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
@@ -162,7 +162,32 @@ def initiate_payload(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     info = {k: row[f"customer_{k}"] for k in ("name", "email", "phone") if row.get(f"customer_{k}")}
     if info:
         payload["customer_info"] = info
+    payload.update(breakdown(row))
     return payload
+
+
+def breakdown(row: dict[str, Any]) -> dict[str, Any]:
+    """The initiate fields that show a billed payment's heads on Khalti's page, and the payer as merchant_
+    extras. Nothing when the heads no longer add up to the amount (the fee was edited)."""
+    extra: dict[str, Any] = {}
+    if row.get("payer_ref"):
+        extra["merchant_payer"] = row["payer_ref"]
+    if row.get("period"):
+        extra["merchant_period"] = row["period"]
+    heads = load_heads(row)
+    if heads and sum(int(h["amount_paisa"]) for h in heads) == row["amount_paisa"]:
+        extra["amount_breakdown"] = [{"label": h["label"], "amount": h["amount_paisa"]} for h in heads]
+        extra["product_details"] = [
+            {
+                "identity": f"{row['order_id']}-{n}",
+                "name": h["label"],
+                "total_price": h["amount_paisa"],
+                "quantity": 1,
+                "unit_price": h["amount_paisa"],
+            }
+            for n, h in enumerate(heads, 1)
+        ]
+    return extra
 
 
 def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[str, Any]) -> InitiateResult:

@@ -49,7 +49,7 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["refunded"] = bool(row.get("refunded"))
     record["refunded_paisa"] = row.get("refunded_paisa") or 0
     record["payer"] = row.get("payer_ref")
-    record["heads"] = json.loads(row["heads"]) if row.get("heads") else None
+    record["heads"] = load_heads(row) or None
     record["created_at_bs"] = bs_of_stamp(row.get("created_at"))
     record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"))
     return record
@@ -80,3 +80,9 @@ def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:
     record.update({key: row.get(key) for key in EVENT_KEYS})
     record["detail"] = json.loads(row["detail"]) if row.get("detail") else None
     return record
+
+
+def load_heads(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A billed payment's fee heads ([{"label", "amount_paisa"}]); [] when it has none."""
+    heads = row.get("heads")
+    return list(json.loads(heads)) if heads else []

@@ -341,15 +341,21 @@ def max_payment_id(store: Store) -> int:
     return int(row[0])
 
 
-def insert_payments(store: Store, rows: Sequence[tuple[Any, ...]], *, message: str) -> tuple[int, int]:
-    """Many new payments (tuples in IMPORT_COLUMNS order) and their 'created' events, in the caller's
+# A bill's payments: an import's columns, the BS period, fee heads (JSON) and the class billed.
+BILL_COLUMNS = (*IMPORT_COLUMNS, "period", "heads", "group_name")
+
+
+def insert_payments(
+    store: Store, rows: Sequence[tuple[Any, ...]], *, message: str, columns: Sequence[str] = IMPORT_COLUMNS
+) -> tuple[int, int]:
+    """Many new payments (tuples in `columns` order) and their 'created' events, in the caller's
     transaction. Returns the (first, last) id given: the caller holds the write lock, so they are a range."""
     if not rows:
         return (0, -1)
     conn = store.conn
     first = max_payment_id(store) + 1
-    cols = ", ".join(IMPORT_COLUMNS)
-    marks = ", ".join("?" * len(IMPORT_COLUMNS))
+    cols = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
     conn.executemany(f"INSERT INTO payments ({cols}) VALUES ({marks})", rows)
     last = max_payment_id(store)
     conn.execute(
@@ -418,32 +424,64 @@ def payer_status_totals(store: Store, payer_ref: str) -> list[Row]:
     )
 
 
-def status_totals(store: Store, *, since: str | None, until: str | None) -> list[Row]:
-    """Per status, payments created in [since, until): count, amount, Khalti fees, refunds."""
-    where, params = _period(since, until)
+def status_totals(
+    store: Store, *, since: str | None, until: str | None, periods: tuple[str, str] | None = None
+) -> list[Row]:
+    """Per status, payments of the period (see _period): count, amount, Khalti fees, refunds."""
+    where, params = _period(since, until, periods)
     return list(
         store.query(
             "SELECT status, COUNT(*) AS count, SUM(amount_paisa) AS amount_paisa, "
             "SUM(COALESCE(fee_paisa, 0)) AS fee_paisa, "
-            "SUM(CASE WHEN COALESCE(refunded_paisa, 0) > 0 THEN refunded_paisa "
-            "WHEN status = 'refunded' THEN amount_paisa ELSE 0 END) AS refunded_paisa "
+            f"SUM({_REFUNDED}) AS refunded_paisa "
             f"FROM payments{where} GROUP BY status ORDER BY status",
             params,
         )
     )
 
 
-def paid_moments(store: Store, statuses: Sequence[str], *, since: str | None, until: str | None) -> list[Row]:
-    """(amount_paisa, paid_at) of payments created in the period that are in one of `statuses`; paid_at is
-    when this tool first saw the payment paid (its first status event to a paid status)."""
-    where, params = _period(since, until)
+_REFUNDED = (
+    "CASE WHEN COALESCE(refunded_paisa, 0) > 0 THEN refunded_paisa "
+    "WHEN status = 'refunded' THEN amount_paisa ELSE 0 END"
+)
+
+
+def class_status_totals(
+    store: Store, *, since: str | None, until: str | None, periods: tuple[str, str] | None = None
+) -> list[Row]:
+    """Per class (billed class, else the payer's) and status: count, amount, Khalti fees, refunds."""
+    where, params = _period(since, until, periods)
+    return list(
+        store.query(
+            "SELECT COALESCE(payments.group_name, r.group_name) AS class, status, COUNT(*) AS count, "
+            "SUM(amount_paisa) AS amount_paisa, SUM(COALESCE(fee_paisa, 0)) AS fee_paisa, "
+            f"SUM({_REFUNDED}) AS refunded_paisa FROM payments "
+            f"LEFT JOIN payers r ON r.reference = payments.payer_ref{where} "
+            "GROUP BY class, status ORDER BY class IS NULL, class, status",
+            params,
+        )
+    )
+
+
+def paid_moments(
+    store: Store,
+    statuses: Sequence[str],
+    *,
+    since: str | None,
+    until: str | None,
+    periods: tuple[str, str] | None = None,
+) -> list[Row]:
+    """(amount_paisa, paid_at) of payments of the period that are in one of `statuses`; paid_at is when this
+    tool first saw the payment paid (stored with its receipt number; else its first status event to paid)."""
+    where, params = _period(since, until, periods)
     marks = ",".join("?" * len(statuses))
     where = (where + " AND" if where else " WHERE") + f" payments.status IN ({marks})"
     return list(
         store.query(
-            "SELECT payments.amount_paisa AS amount_paisa, COALESCE("
+            "SELECT payments.amount_paisa AS amount_paisa, COALESCE(payments.paid_at, "
             "(SELECT MIN(e.at) FROM events e WHERE e.payment_id = payments.id AND e.kind = 'status' "
-            "AND e.to_status IN ('completed', 'partially_refunded', 'refunded')), payments.updated_at) AS paid_at "
+            "AND e.to_status IN ('completed', 'partially_refunded', 'refunded', 'paid_offline')), "
+            "payments.updated_at) AS paid_at "
             f"FROM payments{where}",
             [*params, *statuses],
         )
@@ -458,7 +496,9 @@ def open_payments(store: Store) -> Iterator[Row]:
     )
 
 
-def _period(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+def _period(since: str | None, until: str | None, periods: tuple[str, str] | None = None) -> tuple[str, list[Any]]:
+    """Payments created in [since, until); with `periods` (first, last BS YYYY-MM), the payments billed for
+    those months, and the ones with no period created in [since, until)."""
     where: list[str] = []
     params: list[Any] = []
     if since:
@@ -467,4 +507,65 @@ def _period(since: str | None, until: str | None) -> tuple[str, list[Any]]:
     if until:
         where.append("payments.created_at < ?")
         params.append(until)
+    if periods is not None:
+        dated = " AND ".join(["payments.period IS NULL", *where])
+        where = [f"(payments.period BETWEEN ? AND ? OR ({dated}))"]
+        params = [*periods, *params]
     return (" WHERE " + " AND ".join(where) if where else "", params)
+
+
+def payers_in_groups(store: Store, groups: Sequence[str] | None) -> list[Row]:
+    """The payers of these classes or groups (every payer with a group when None), by group and reference."""
+    if groups is None:
+        return list(store.query("SELECT * FROM payers WHERE group_name IS NOT NULL ORDER BY group_name, reference"))
+    marks = ",".join("?" * len(groups))
+    return list(
+        store.query(f"SELECT * FROM payers WHERE group_name IN ({marks}) ORDER BY group_name, reference", list(groups))
+    )
+
+
+def bills_of_period(store: Store, period: str) -> dict[str, list[str]]:
+    """payer reference -> order ids of the payments billed for this BS period."""
+    found: dict[str, list[str]] = {}
+    sql = "SELECT payer_ref, order_id FROM payments WHERE period = ? AND payer_ref IS NOT NULL"
+    for r in store.query(sql, [period]):
+        found.setdefault(r["payer_ref"], []).append(r["order_id"])
+    return found
+
+
+def unprinted_receipts(store: Store) -> list[Row]:
+    """Paid payments whose receipt is not printed yet, in receipt number order, with the payer's class."""
+    marks = ",".join("?" * len(RECEIPT_STATUSES))
+    return list(
+        store.query(
+            "SELECT p.*, r.group_name AS payer_group FROM payments p LEFT JOIN payers r ON r.reference = p.payer_ref "
+            f"WHERE p.receipt_no IS NOT NULL AND p.receipt_printed_at IS NULL AND p.status IN ({marks}) "
+            "ORDER BY p.receipt_no",
+            sorted(RECEIPT_STATUSES),
+        )
+    )
+
+
+def fee_rows(
+    store: Store,
+    statuses: Sequence[str],
+    *,
+    groups: Sequence[str] | None = None,
+    period: str | None = None,
+    payer: str | None = None,
+) -> Iterator[Row]:
+    """Payments in these statuses with their class (`class`: billed class, else the payer's), by class,
+    payer and period; optionally only some classes, one BS period (YYYY-MM) or one payer."""
+    conditions = [(f"p.status IN ({','.join('?' * len(statuses))})", list(statuses))]
+    if groups:
+        conditions.append((f"COALESCE(p.group_name, r.group_name) IN ({','.join('?' * len(groups))})", list(groups)))
+    if period:
+        conditions.append(("p.period = ?", [period]))
+    if payer:
+        conditions.append(("p.payer_ref = ?", [payer.strip()]))
+    sql = (
+        "SELECT p.*, COALESCE(p.group_name, r.group_name) AS class FROM payments p "
+        "LEFT JOIN payers r ON r.reference = p.payer_ref WHERE " + " AND ".join(c for c, _ in conditions) + " "
+        "ORDER BY class IS NULL, class, p.payer_ref, p.period, p.created_at, p.id"
+    )
+    return store.query(sql, [value for _, values in conditions for value in values])

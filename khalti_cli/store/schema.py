@@ -140,7 +140,7 @@ def m002_payers(db: Database) -> None:
 
 @migrations()
 def m005_school_year(db: Database) -> None:
-    """The Nepali school year: a payment's BS period and fee heads (khalti bill), its receipt number (given
+    """The Nepali school year: a payment's BS period, fee heads and class (khalti bill), its receipt number (given
     once, when first seen paid, sequential within the BS fiscal year) and when its receipt was printed.
 
     receipt_counters holds the last number given per fiscal year ('2082/83'); it is advanced in the same
@@ -148,7 +148,7 @@ def m005_school_year(db: Database) -> None:
     Payments already paid before this migration get their numbers now, in the order they were paid.
     """
     payments: Any = db.table("payments")
-    for column in ("period", "heads", "receipt_no", "paid_at", "receipt_printed_at"):
+    for column in ("period", "heads", "group_name", "receipt_no", "paid_at", "receipt_printed_at"):
         payments.add_column(column, str)
     payments.create_index(["period"])
     payments.create_index(["payer_ref", "period"])
