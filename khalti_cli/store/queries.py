@@ -472,16 +472,17 @@ def paid_moments(
     periods: tuple[str, str] | None = None,
 ) -> list[Row]:
     """(amount_paisa, paid_at) of payments of the period that are in one of `statuses`; paid_at is when this
-    tool first saw the payment paid (stored with its receipt number; else its first status event to paid)."""
+    tool first saw the payment paid (its first status event to a paid status; else paid_at, stored with its
+    receipt number)."""
     where, params = _period(since, until, periods)
     marks = ",".join("?" * len(statuses))
     where = (where + " AND" if where else " WHERE") + f" payments.status IN ({marks})"
     return list(
         store.query(
-            "SELECT payments.amount_paisa AS amount_paisa, COALESCE(payments.paid_at, "
+            "SELECT payments.amount_paisa AS amount_paisa, COALESCE("
             "(SELECT MIN(e.at) FROM events e WHERE e.payment_id = payments.id AND e.kind = 'status' "
             "AND e.to_status IN ('completed', 'partially_refunded', 'refunded', 'paid_offline')), "
-            "payments.updated_at) AS paid_at "
+            "payments.paid_at, payments.updated_at) AS paid_at "
             f"FROM payments{where}",
             [*params, *statuses],
         )
