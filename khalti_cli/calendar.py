@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -243,11 +244,25 @@ def bs_iso(day: date) -> str | None:
 
 
 def bs_of_stamp(stamp: str | None) -> str | None:
-    """An ISO timestamp -> the BS date (local day) of that moment, for the `*_bs` record keys."""
+    """An ISO timestamp -> the BS date (local day) of that moment, for the `*_bs` record keys.
+
+    Called for every row of a listing, so the answer is cached per minute of the stamp (a day boundary falls
+    on a whole minute in every time zone) and per local time zone (time.timezone follows TZ and tzset)."""
     if not stamp:
         return None
+    if len(stamp) >= 22 and stamp[10] == "T" and stamp[-6] in "+-" and stamp[-3] == ":":
+        return _bs_of_minute(stamp[:16], stamp[-6:], time.timezone)
     try:
         moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return bs_iso(moment.astimezone().date())
+
+
+@lru_cache(maxsize=8192)
+def _bs_of_minute(minute: str, offset: str, local_zone: int) -> str | None:
+    try:
+        moment = datetime.fromisoformat(minute + offset)
     except ValueError:
         return None
     return bs_iso(moment.astimezone().date())
