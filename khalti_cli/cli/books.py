@@ -27,6 +27,8 @@ def dues_table(result: Any, color: bool) -> None:
     from khalti_cli.money import format_rupees
 
     console = make_console(sys.stdout, color)
+    if not console.is_terminal:  # a file or a pipe has no width: keep each fee on one line
+        console.width = max(console.width, 120)
     bold = "bold" if color else ""
     console.print(Text(f"Dues as of {for_people(today())}", style=bold))
     if not result.due and not result.pending:
@@ -112,6 +114,8 @@ def books_tables(report: Any, console: Any, color: bool) -> None:
         )
     console.print(table)
     if report.by_class:
+        if not console.is_terminal:  # a file or a pipe has no width: keep each class on one line
+            console.width = max(console.width, 120)
         console.print(Text("\nBy class (rupees)", style=bold))
         short = ("billed", "khalti", "outside", "refunds", "fees", "net", "owed", "pending")
         by_class = _table(color, ("class", "left"), *[(name, "right") for name in short])
