@@ -7,11 +7,10 @@ from pathlib import Path
 
 import openpyxl
 from conftest import Cli, control
+from store_checks import write_status
 
 from khalti_cli import calendar
 from khalti_cli.sandbox import SandboxServer
-from khalti_cli.store import open_store
-from khalti_cli.store import queries as q
 
 
 def month_of_fees(cli: Cli, server: SandboxServer) -> dict[str, dict[str, object]]:
@@ -27,14 +26,7 @@ def month_of_fees(cli: Cli, server: SandboxServer) -> dict[str, dict[str, object
     control(server, records["B"]["pidx"], "complete")
     assert cli("reconcile").exit_code == 0
     assert cli("refund", records["B"]["order_id"], "--amount", "1000", "--yes").exit_code == 0
-    store = open_store(Path("khalti.db"))
-    try:  # settled at the counter (`khalti settle`, another branch): paid_offline through the one writer
-        row = q.get_payment(store, records["C"]["order_id"])
-        assert row is not None
-        with store.write():
-            q.update_payment(store, row["id"], {"status": "paid_offline", "updated_at": row["updated_at"]})
-    finally:
-        store.close()
+    write_status(Path("khalti.db"), records["C"]["order_id"], "paid_offline")  # as settle/void do
     return records
 
 
