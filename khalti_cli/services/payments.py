@@ -193,103 +193,135 @@ def breakdown(row: dict[str, Any]) -> dict[str, Any]:
 def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[str, Any]) -> InitiateResult:
     """One initiate, crash-safe: the link row is written before the request goes out."""
     payload = initiate_payload(row, settings)
-    at = stamp()
     with store.write():
-        link_id = q.insert_link(
-            store,
-            {
-                "payment_id": row["id"],
-                "state": "sending",
-                "amount_paisa": row["amount_paisa"],
-                "created_at": at,
-                "updated_at": at,
-            },
-        )
+        link_id = sending_link(store, row, stamp())
+    return stored_answer(store, row, link_id, call_initiate(gateway, payload))
+
+
+def sending_link(store: Store, row: dict[str, Any], at: str) -> int:
+    """The link row written, in the caller's transaction, before its initiate request goes out."""
+    return q.insert_link(
+        store,
+        {
+            "payment_id": row["id"],
+            "state": "sending",
+            "amount_paisa": row["amount_paisa"],
+            "created_at": at,
+            "updated_at": at,
+        },
+    )
+
+
+def call_initiate(gateway: Gateway, payload: dict[str, Any]) -> InitiateAnswer | KhaltiError:
+    """Khalti's answer, or the error that stands for it (never raised: the caller stores it)."""
     try:
-        answer = gateway.initiate(payload)
-    except GatewayRejected as exc:
-        _initiate_failed(store, row, link_id, "void", exc, status="failed")
-        return InitiateResult(row["order_id"], error=exc)
-    except AuthError as exc:
-        _initiate_failed(store, row, link_id, "void", exc)
-        return InitiateResult(row["order_id"], error=exc)
-    except GatewayError as exc:
-        # The request may have reached Khalti and made a link; its URL never reached anyone, so nobody
-        # can pay it. The link is kept as 'unknown' and reconcile voids it.
-        _initiate_failed(store, row, link_id, "unknown" if exc.maybe_sent else "void", exc)
-        return InitiateResult(row["order_id"], error=exc)
-    done = stamp()
-    with store.write():
-        q.update_link(
-            store,
-            link_id,
-            {
-                "pidx": answer.pidx,
-                "state": "open",
-                "khalti_status": "Initiated",
-                "payment_url": answer.payment_url,
-                "expires_at": answer.expires_at,
-                "initiate_response": q.dump_json(answer.raw),
-                "updated_at": done,
-            },
-        )
-        # The new link is live; an older one Khalti reports Pending still wins (the parent may have paid).
-        status, reason, shown = decide_for(row, q.links_of(store, row["id"]))
-        changes = payment_changes(status, reason, shown, done)
-        changes["failure_reason"] = None
-        q.update_payment(store, row["id"], changes)
-        q.add_event(
-            store,
-            row["id"],
-            "initiate",
-            outcome="ok",
-            pidx=answer.pidx,
-            detail=answer.raw,
-            at=done,
-            message="Khalti made a payment link",
-        )
-        if row["status"] != status:
-            q.add_event(
-                store,
-                row["id"],
-                "status",
-                pidx=answer.pidx,
-                from_status=row["status"],
-                to_status=status,
-                at=done,
-            )
+        return gateway.initiate(payload)
+    except (GatewayRejected, AuthError, GatewayError) as exc:
+        return exc
+
+
+def stored_answer(
+    store: Store,
+    row: dict[str, Any],
+    link_id: int,
+    answer: InitiateAnswer | KhaltiError,
+    *,
+    own_transaction: bool = True,
+) -> InitiateResult:
+    """Store an initiate's answer (or error) for the link written by sending_link; in a transaction of its
+    own, or (own_transaction=False) in the caller's, so that many answers can share one commit."""
+    if isinstance(answer, KhaltiError):
+        if isinstance(answer, GatewayRejected):
+            _initiate_failed(store, row, link_id, "void", answer, status="failed", own_transaction=own_transaction)
+        elif isinstance(answer, GatewayError):
+            # The request may have reached Khalti and made a link; its URL never reached anyone, so nobody
+            # can pay it. The link is kept as 'unknown' and reconcile voids it.
+            state = "unknown" if answer.maybe_sent else "void"
+            _initiate_failed(store, row, link_id, state, answer, own_transaction=own_transaction)
+        else:
+            _initiate_failed(store, row, link_id, "void", answer, own_transaction=own_transaction)
+        return InitiateResult(row["order_id"], error=answer)
+    if own_transaction:
+        with store.write():
+            _store_link(store, row, link_id, answer)
+    else:
+        _store_link(store, row, link_id, answer)
     fresh = q.get_payment_by_id(store, row["id"])
     assert fresh is not None
     return InitiateResult(row["order_id"], payment_url=answer.payment_url, record=payment_record(fresh))
 
 
+def _store_link(store: Store, row: dict[str, Any], link_id: int, answer: InitiateAnswer) -> None:
+    done = stamp()
+    q.update_link(
+        store,
+        link_id,
+        {
+            "pidx": answer.pidx,
+            "state": "open",
+            "khalti_status": "Initiated",
+            "payment_url": answer.payment_url,
+            "expires_at": answer.expires_at,
+            "initiate_response": q.dump_json(answer.raw),
+            "updated_at": done,
+        },
+    )
+    # The new link is live; an older one Khalti reports Pending still wins (the parent may have paid).
+    status, reason, shown = decide_for(row, q.links_of(store, row["id"]))
+    changes = payment_changes(status, reason, shown, done)
+    changes["failure_reason"] = None
+    q.update_payment(store, row["id"], changes)
+    q.add_event(
+        store,
+        row["id"],
+        "initiate",
+        outcome="ok",
+        pidx=answer.pidx,
+        detail=answer.raw,
+        at=done,
+        message="Khalti made a payment link",
+    )
+    if row["status"] != status:
+        q.add_event(store, row["id"], "status", pidx=answer.pidx, from_status=row["status"], to_status=status, at=done)
+
+
 def _initiate_failed(
-    store: Store, row: dict[str, Any], link_id: int, state: str, exc: KhaltiError, status: str | None = None
+    store: Store,
+    row: dict[str, Any],
+    link_id: int,
+    state: str,
+    exc: KhaltiError,
+    status: str | None = None,
+    *,
+    own_transaction: bool = True,
 ) -> None:
+    if own_transaction:
+        with store.write():
+            _initiate_failed(store, row, link_id, state, exc, status, own_transaction=False)
+        return
     at = stamp()
-    with store.write():
-        q.update_link(store, link_id, {"state": state, "updated_at": at})
-        detail = exc.body if isinstance(exc, GatewayRejected) else None
+    q.update_link(store, link_id, {"state": state, "updated_at": at})
+    detail = exc.body if isinstance(exc, GatewayRejected) else None
+    q.add_event(
+        store,
+        row["id"],
+        "initiate",
+        outcome="rejected" if status else "error",
+        message=str(exc),
+        detail=detail,
+        at=at,
+    )
+    if status and status != row["status"]:
+        q.update_payment(store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at})
         q.add_event(
             store,
             row["id"],
-            "initiate",
-            outcome="rejected" if status else "error",
+            "status",
+            from_status=row["status"],
+            to_status=status,
             message=str(exc),
-            detail=detail,
             at=at,
         )
-        if status and status != row["status"]:
-            q.update_payment(store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at})
-            q.add_event(
-                store,
-                row["id"],
-                "status",
-                from_status=row["status"],
-                to_status=status,
-                message=str(exc),
-                at=at,
-            )
 
 
 def initiate_many(
