@@ -133,7 +133,7 @@ def test_no_payers_and_plan_rows_for_empty_classes(cli: Cli, isolated: Path) -> 
     assert count_payments(isolated / "khalti.db") == 0
 
 
-@settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=12))
 def test_any_fee_text_is_stored_or_refused_with_3(cli: Cli, isolated: Path, text: str) -> None:
     """Whatever is typed after --fee: exit 0 with the heads adding up, or 3 with nothing stored."""
