@@ -62,6 +62,16 @@ def nepal_time(iso: str) -> str:
     return parse(iso).astimezone(NEPAL).strftime("%Y-%m-%d %H:%M (Nepal time, +05:45)")
 
 
+def slip_time(iso: str) -> str:
+    """The expiry as a slip shows it: the BS date first (Gregorian with KHALTI_CALENDAR=ad), Nepal time."""
+    from khalti_cli.calendar import long_bs, use_bs
+
+    moment = parse(iso).astimezone(NEPAL)
+    if not use_bs():
+        return nepal_time(iso)
+    return f"{long_bs(moment.date())}, {moment:%H:%M} ({moment:%Y-%m-%d}, Nepal time)"
+
+
 def slip_filename(order_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", order_id) + ".png"
 
@@ -134,7 +144,7 @@ def render_slip(record: dict[str, Any], school_name: str) -> Any:
     if record.get("expires_at"):
         draw.text((MARGIN, y), "Pay before", font=label_font, fill=MUTED)
         y += 44
-        draw.text((MARGIN, y), nepal_time(record["expires_at"]), font=_font(40, bold=True), fill=KHALTI_PURPLE)
+        draw.text((MARGIN, y), slip_time(record["expires_at"]), font=_font(40, bold=True), fill=KHALTI_PURPLE)
         y += 70
 
     qr = qr_image(record["payment_url"], min(640, HEIGHT - y - 230))
