@@ -29,7 +29,7 @@ from khalti_cli.errors import InvalidInput
 from khalti_cli.services import validate
 from khalti_cli.services.importer import BadRow, Columns, open_source, read_rows
 from khalti_cli.services.records import payment_record
-from khalti_cli.store import Store
+from khalti_cli.store import Store, school
 from khalti_cli.store import queries as q
 
 PLAN_COLUMNS = Columns(
@@ -138,7 +138,7 @@ def plan_bill(
         wanted: list[str] | None = list(plan)
     else:
         wanted = groups or None
-    payers = q.payers_in_groups(store, wanted)
+    payers = school.payers_in_groups(store, wanted)
     found = {p["group_name"] for p in payers}
     empty = [g for g in (wanted or []) if g not in found]
     if empty:
@@ -153,7 +153,7 @@ def plan_bill(
         )
     bill = Bill(period)
     at = stamp()
-    earlier = q.bills_of_period(store, period)
+    earlier = school.bills_of_period(store, period)
     label = period_label(period)
     candidates: list[tuple[str, tuple[Any, ...]]] = []
     for payer in payers:

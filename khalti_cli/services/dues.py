@@ -17,8 +17,7 @@ from khalti_cli.calendar import bs_of_stamp, period_label
 from khalti_cli.clock import stamp
 from khalti_cli.money import format_paisa, format_rupees
 from khalti_cli.services.records import load_heads
-from khalti_cli.store import Store
-from khalti_cli.store import queries as q
+from khalti_cli.store import Store, school
 
 DUE = ("created", "initiated", "expired", "canceled", "failed")
 PENDING = ("pending",)
@@ -105,7 +104,7 @@ class Dues:
 def build_dues(
     store: Store, *, groups: Sequence[str] | None = None, period: str | None = None, payer: str | None = None
 ) -> Dues:
-    rows = q.fee_rows(store, (*DUE, *PENDING, "review"), groups=groups, period=period, payer=payer)
+    rows = school.fee_rows(store, (*DUE, *PENDING, "review"), groups=groups, period=period, payer=payer)
     result = Dues(as_of=stamp())
     for row in rows:
         if row["status"] == "review":

@@ -24,7 +24,7 @@ from khalti_cli.paper.receipt import ReceiptData, encode, render_receipt
 from khalti_cli.services import validate
 from khalti_cli.services.payments import find_payment
 from khalti_cli.services.records import load_heads
-from khalti_cli.store import Store
+from khalti_cli.store import Store, school
 from khalti_cli.store import queries as q
 
 MARK_EVERY = 50  # payments marked printed per transaction
@@ -35,7 +35,7 @@ def receipt_rows(store: Store, order_ids: Sequence[str] | None) -> list[dict[str
     """The payments to print, each checked to be paid, before any file is written. None: every paid
     payment whose receipt is not printed yet (in receipt number order)."""
     if order_ids is None:
-        return q.unprinted_receipts(store)
+        return school.unprinted_receipts(store)
     rows = []
     for raw in order_ids:
         row = find_payment(store, validate.order_id(raw))

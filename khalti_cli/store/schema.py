@@ -155,7 +155,7 @@ def m005_school_year(db: Database) -> None:
     payments.create_index(["receipt_no"], unique=True)
     counters: Any = db.table("receipt_counters")
     counters.create({"fiscal_year": str, "last_no": int}, pk="fiscal_year", not_null={"last_no"}, strict=True)
-    from khalti_cli.store.queries import RECEIPT_STATUSES, give_receipt_no
+    from khalti_cli.store.school import RECEIPT_STATUSES, give_receipt_no
 
     marks = ",".join("?" * len(RECEIPT_STATUSES))
     paid = db.conn.execute(
