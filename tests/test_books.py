@@ -88,6 +88,8 @@ def test_xlsx_for_report_list_and_payers(cli: Cli, configured: SandboxServer, is
     for name in ("books.xlsx", "payments.xlsx", "payers.xlsx"):
         assert (isolated / name).stat().st_mode & 0o777 == 0o600
     assert cli("list", "--format", "tsv", "--out", "x.xlsx").exit_code == 2
+    assert cli("list", "--out", "implied.xlsx").exit_code == 0  # --out means xlsx
+    assert openpyxl.load_workbook(isolated / "implied.xlsx").sheetnames == ["Payments"]
     # a formula is written as text, never run
     assert cli("payers", "add", "Z", "--name", "=HYPERLINK(1)", "--group", "Grade 7").exit_code == 0
     assert cli("payers", "list", "--format", "xlsx", "--out", "p2.xlsx").exit_code == 0

@@ -96,7 +96,11 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
 
 
 def xlsx_format(fmt: str | None, out: str | None) -> str:
+    """The output format of a command that also writes xlsx: --out FILE means xlsx (it is the only format
+    written to a file); xlsx without --out goes to stdout only when that is not a terminal."""
     chosen = check_format(fmt, XLSX_FORMATS)
+    if out and chosen is None:
+        chosen = "xlsx"
     if out and chosen != "xlsx":
         raise typer.BadParameter("--out is for --format xlsx; other formats go to stdout.", param_hint="--out")
     if chosen == "xlsx" and out is None and sys.stdout.isatty():
