@@ -193,3 +193,42 @@ def test_no_receipt_for_an_unpaid_fee(cli: Cli, configured: SandboxServer, statu
     assert run.exit_code == 3 and f"is {status}, not paid" in run.stderr
     assert cli("receipt", "NOPE").exit_code == 3
     assert cli("receipt").exit_code == 2
+
+
+def test_upgrade_numbers_the_payments_already_paid(isolated: Path) -> None:
+    """A database from before receipts: its paid payments get numbers in the order they were paid."""
+    from sqlite_utils import Database
+
+    from khalti_cli.store.schema import migrations
+
+    path = isolated / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before="m005_school_year")
+    old.execute("PRAGMA user_version = 2")
+    paid = {"P-2": "2026-11-27T10:00:00.000+00:00", "P-1": "2026-11-26T10:00:00.000+00:00"}
+    for oid, status in (("P-1", "completed"), ("P-2", "refunded"), ("P-3", "initiated")):
+        at = paid.get(oid, "2026-11-25T10:00:00.000+00:00")
+        pid = (
+            old["payments"]
+            .insert(
+                {
+                    "order_id": oid,
+                    "name": "Fee",
+                    "amount_paisa": 1000,
+                    "status": status,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
+            .last_pk
+        )
+        if oid in paid:
+            old["events"].insert({"payment_id": pid, "at": at, "kind": "status", "to_status": status})
+    old.conn.commit()
+    old.close()
+    store = open_store(path)
+    try:
+        numbers = {r["order_id"]: r["receipt_no"] for r in store.query("SELECT order_id, receipt_no FROM payments")}
+    finally:
+        store.close()
+    assert numbers == {"P-1": "2083/84-000001", "P-2": "2083/84-000002", "P-3": None}  # Mangsir 2083 is in 2083/84
