@@ -61,6 +61,7 @@ class Settings:
     db_path: Path
     timeout_ms: int = 15000
     school_name: str = "School"
+    calendar: str = "bs"  # KHALTI_CALENDAR: dates people read in BS, or "ad" (Gregorian)
     env_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
 
@@ -191,6 +192,10 @@ def load_settings(
         if not 0 < timeout_ms <= 300_000:
             raise ConfigError("KHALTI_TIMEOUT must be between 0 and 300 seconds.")
 
+    calendar = (get("KHALTI_CALENDAR") or "bs").strip().lower()
+    if calendar not in ("bs", "ad"):
+        raise ConfigError(f"KHALTI_CALENDAR must be 'bs' (Bikram Sambat) or 'ad' (Gregorian), not {calendar!r}.")
+
     key = get("KHALTI_SECRET_KEY")
     return Settings(
         env=chosen_env,
@@ -201,6 +206,7 @@ def load_settings(
         db_path=db_path,
         timeout_ms=timeout_ms,
         school_name=get("KHALTI_SCHOOL_NAME") or "School",
+        calendar=calendar,
         env_file=file_path,
         warnings=tuple(warnings),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import Cli
@@ -102,3 +103,14 @@ def test_list_takes_bs_dates_and_keeps_iso_with_bs_keys(cli: Cli) -> None:
     past = cli("list", "--since", "2090-01-01")
     assert past.exit_code == 3 and "2083" in past.stderr
     assert cli("list", "--since", "yesterday").exit_code == 2
+
+
+def test_calendar_setting_from_the_env_file(cli: Cli, isolated: Path) -> None:
+    assert cli("create", "--amount", "100", "--name", "Fee", "--order-id", "C-1").exit_code == 0
+    (isolated / ".env").write_text("KHALTI_CALENDAR=ad\n", encoding="utf-8")
+    (isolated / ".env").chmod(0o600)
+    table = cli("list", "--format", "table", "--columns", "order_id,created_at").stdout
+    assert calendar.today().isoformat() in table
+    (isolated / ".env").write_text("KHALTI_CALENDAR=lunar\n", encoding="utf-8")
+    bad = cli("list")
+    assert bad.exit_code == 4 and "KHALTI_CALENDAR" in bad.stderr

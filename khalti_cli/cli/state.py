@@ -39,6 +39,9 @@ class AppState:
             from khalti_cli.config import load_settings
 
             self._settings = load_settings(db=self.db, env_file=self.env_file, env=self.env)
+            # calendar.use_bs() reads the environment: a KHALTI_CALENDAR=ad from the env file counts too
+            if self._settings.calendar == "ad" and not os.environ.get("KHALTI_CALENDAR"):
+                os.environ["KHALTI_CALENDAR"] = "ad"
             for warning in self._settings.warnings:
                 self.say(warning)
         return self._settings
