@@ -107,10 +107,11 @@ def test_list_takes_bs_dates_and_keeps_iso_with_bs_keys(cli: Cli) -> None:
 
 def test_calendar_setting_from_the_env_file(cli: Cli, isolated: Path) -> None:
     assert cli("create", "--amount", "100", "--name", "Fee", "--order-id", "C-1").exit_code == 0
-    (isolated / ".env").write_text("KHALTI_CALENDAR=ad\n", encoding="utf-8")
-    (isolated / ".env").chmod(0o600)
-    table = cli("list", "--format", "table", "--columns", "order_id,created_at").stdout
-    assert calendar.today().isoformat() in table
-    (isolated / ".env").write_text("KHALTI_CALENDAR=lunar\n", encoding="utf-8")
+    env_file = isolated / ".env"
+    env_file.write_text("KHALTI_CALENDAR=lunar\n", encoding="utf-8")
+    env_file.chmod(0o600)
     bad = cli("list")
     assert bad.exit_code == 4 and "KHALTI_CALENDAR" in bad.stderr
+    env_file.write_text("KHALTI_CALENDAR=ad\n", encoding="utf-8")
+    table = cli("list", "--format", "table", "--columns", "order_id,created_at").stdout
+    assert calendar.today().isoformat() in table
