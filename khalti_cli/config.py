@@ -71,6 +71,7 @@ class Settings:
     public_url: str | None = None
     # a payment Khalti keeps reporting Pending for longer than this goes to review ("ask Khalti")
     pending_review_hours: int = DEFAULT_PENDING_REVIEW_HOURS
+    calendar: str = "bs"  # KHALTI_CALENDAR: dates people read in BS, or "ad" (Gregorian)
     env_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
 
@@ -359,6 +360,10 @@ def load_settings(
             )
         pending_hours = int(text)
 
+    calendar = (get("KHALTI_CALENDAR") or "bs").strip().lower()
+    if calendar not in ("bs", "ad"):
+        raise ConfigError(f"KHALTI_CALENDAR must be 'bs' (Bikram Sambat) or 'ad' (Gregorian), not {calendar!r}.")
+
     key = get("KHALTI_SECRET_KEY")
     return Settings(
         env=chosen_env,
@@ -371,6 +376,7 @@ def load_settings(
         school_name=get("KHALTI_SCHOOL_NAME") or "School",
         public_url=public_url,
         pending_review_hours=pending_hours,
+        calendar=calendar,
         env_file=file_path,
         warnings=tuple(warnings),
     )

@@ -188,9 +188,21 @@ def _write_table(rows: list[dict[str, Any]], out: TextIO, columns: Sequence[str]
             justify="right" if key == "amount" else "left",
         )
     for record in rows:
-        table.add_row(*(Text(cell(record.get(k)), style=_style(k, record, color)) for k in keys))
+        table.add_row(*(Text(_table_cell(k, record.get(k)), style=_style(k, record, color)) for k in keys))
     console.print(table)
     return len(rows)
+
+
+# Timestamps people read in a table: the BS day and local time (Gregorian with KHALTI_CALENDAR=ad).
+TIME_KEYS = frozenset(("at", "created_at", "updated_at", "checked_at", "expires_at", "paid_at", "receipt_printed_at"))
+
+
+def _table_cell(key: str, value: Any) -> str:
+    if key in TIME_KEYS and isinstance(value, str):
+        from khalti_cli.calendar import stamp_for_people
+
+        return stamp_for_people(value)
+    return cell(value)
 
 
 _STATUS_STYLE = {

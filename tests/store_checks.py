@@ -202,3 +202,19 @@ def lookup_body(payment: dict[str, Any], **extra: Any) -> dict[str, Any]:
     body = {k: payment[k] for k in ("pidx", "total_amount", "status", "transaction_id", "fee", "refunded")}
     body.update(extra)
     return json.loads(json.dumps(body))
+
+
+def write_status(db: Path, order_id: str, status: str) -> None:
+    """Store a status through the store's one payment writer (store.queries.update_payment), as the commands
+    of other branches do (settle: paid_offline, void: voided)."""
+    from khalti_cli.store import open_store
+    from khalti_cli.store import queries as q
+
+    store = open_store(db)
+    try:
+        row = q.get_payment(store, order_id)
+        assert row is not None
+        with store.write():
+            q.update_payment(store, row["id"], {"status": status, "updated_at": row["updated_at"]})
+    finally:
+        store.close()

@@ -17,6 +17,12 @@ from store_checks import backdate, completed_payment
 from khalti_cli.sandbox import SandboxServer
 
 
+@pytest.fixture(autouse=True)
+def gregorian(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin the Gregorian months (KHALTI_CALENDAR=ad); BS months are in tests/test_books.py."""
+    monkeypatch.setenv("KHALTI_CALENDAR", "ad")
+
+
 @pytest.fixture
 def nepal_clock() -> Iterator[None]:
     """Local time is Nepal's (+05:45), as at a school; a POSIX TZ string needs no zoneinfo files."""

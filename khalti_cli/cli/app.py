@@ -18,6 +18,7 @@ from khalti_cli.cli import (
     report,
     restore,
     sandbox,
+    school,
     serve,
     slips,
 )
@@ -81,6 +82,7 @@ for module in (
     report,
     backup,
     restore,
+    school,
 ):
     module.register(app)
 

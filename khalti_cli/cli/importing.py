@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import typer
@@ -77,20 +78,10 @@ def import_file(
             skipped=result.skipped,
         )
         made: list[dict[str, Any]] = []
-
-        def initiated() -> Any:
-            for r in results:
-                if r.error is not None:
-                    error: KhaltiError = r.error
-                    st.warn(f"Error: {r.order_id}: {error}")
-                    codes.add(error.exit_code)
-                    continue
-                if r.record is not None:
-                    made.append(r.record)
-                    yield r.record
-
         # flush: each row (with its URL) reaches stdout as soon as its link is stored
-        write_records(initiated(), out_fmt, columns=chosen, color=st.stdout_color(), flush=True)
+        write_records(
+            initiated_records(st, results, codes, made), out_fmt, columns=chosen, color=st.stdout_color(), flush=True
+        )
         if slips and made:
             _write_slips(st, made, slips)
     raise typer.Exit(int(worst(codes)))
@@ -109,6 +100,23 @@ def _write_slips(st: AppState, made: list[dict[str, Any]], folder: str) -> None:
         ) from None
     for path in paths:
         st.say(f"slip: {path}")
+
+
+def initiated_records(
+    st: AppState, results: Iterable[Any], codes: set[ExitCode], made: list[dict[str, Any]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records of the links made (also kept in `made`); each failure is named on stderr and its exit code
+    kept in `codes`."""
+    for r in results:
+        if r.error is not None:
+            error: KhaltiError = r.error
+            st.warn(f"Error: {r.order_id}: {error}")
+            codes.add(error.exit_code)
+            continue
+        if r.record is not None:
+            if made is not None:
+                made.append(r.record)
+            yield r.record
 
 
 def _report(st: AppState, result: Any, skip_invalid: bool) -> None:

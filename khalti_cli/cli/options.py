@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from khalti_cli.errors import InvalidInput
-from khalti_cli.output import FORMATS
+from khalti_cli.output import FORMATS, resolve_format
 
 # Every integer option has a range (min= and max=), so an out-of-range number is a usage error (exit 2, with
 # a sentence) before it can overflow SQLite's 64-bit integers or a timedelta. tests/test_hostile.py checks
@@ -23,6 +23,16 @@ MAX_SECONDS = 7 * 86_400  # --wait-timeout, the sandbox's --ttl: a week
 FormatOption: Any = typer.Option(
     None, "--format", help="table (terminal default), tsv (pipe default), csv, json or jsonl."
 )
+
+
+XLSX_FORMATS = (*FORMATS, "xlsx")
+XlsxFormatOption: Any = typer.Option(
+    None, "--format", help="table (terminal default), tsv (pipe default), csv, json, jsonl or xlsx."
+)
+XlsxOutOption: Any = typer.Option(
+    None, "--out", help="With --format xlsx: the file to write (default: stdout, when it is not a terminal)."
+)
+ForceOption: Any = typer.Option(False, "--force", help="Replace a file that already exists.")
 
 
 def check_format(value: str | None, allowed: Iterable[str] = FORMATS) -> str | None:
@@ -66,27 +76,34 @@ def parse_duration(value: str | None, option: str) -> int | None:
 
 
 def parse_date(value: str | None, option: str, *, end: bool = False) -> str | None:
-    """YYYY-MM-DD (local day; with end=True the day after, so --until is inclusive) or an ISO time.
+    """A typed day (local midnight; with end=True the day after, so --until is inclusive) or an ISO time.
 
-    Not a date: a usage error (exit 2). A real date khalti cannot work with (its day after, or the same
-    moment in UTC, is past 9999-12-31 or before year 1): InvalidInput, exit 3, never an overflow."""
+    Days follow the contract's rule (khalti_cli.calendar.parse_day): year 2060 or later is BS, earlier
+    Gregorian, `bs:`/`ad:` force either. Not a date: a usage error (exit 2). A BS day outside the calendar
+    data, or a real date khalti cannot work with (its day after, or the same moment in UTC, is past
+    9999-12-31 or before year 1): InvalidInput, exit 3, never an overflow."""
     if value is None:
         return None
+    from khalti_cli.calendar import parse_day
+
     text = value.strip()
+    bare = text.removeprefix("bs:").removeprefix("ad:")
+    is_day = len(text) <= 14 and "T" not in text.upper() and ":" not in bare
     try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d")
+        if is_day:
+            day = parse_day(text)
         else:
             moment = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-11-27T10:00:00+05:45.",
+            f"{value!r} is not a date; use YYYY-MM-DD (BS from year 2060, e.g. 2082-08-15; bs: or ad: in "
+            "front forces either) or an ISO time like 2026-11-27T10:00:00+05:45.",
             param_hint=option,
         ) from None
     try:
-        if len(text) == 10:
-            moment = day.astimezone()  # local midnight
-            moment = moment + timedelta(days=1) if end else moment
+        if is_day:
+            midnight = datetime(day.year, day.month, day.day).astimezone()  # local midnight
+            moment = midnight + timedelta(days=1) if end else midnight
         elif moment.tzinfo is None:
             moment = moment.astimezone()
         return moment.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -95,3 +112,19 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
             f"{option} {value.strip()[:40]!r} is outside the dates khalti can work with (years 1 to 9999, "
             "with a day to spare at each end). Give a date nearer today."
         ) from None
+
+
+def xlsx_format(fmt: str | None, out: str | None) -> str:
+    """The output format of a command that also writes xlsx: --out FILE means xlsx (it is the only format
+    written to a file); xlsx without --out goes to stdout only when that is not a terminal."""
+    chosen = check_format(fmt, XLSX_FORMATS)
+    if out and chosen is None:
+        chosen = "xlsx"
+    if out and chosen != "xlsx":
+        raise typer.BadParameter("--out is for --format xlsx; other formats go to stdout.", param_hint="--out")
+    if chosen == "xlsx" and out is None and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "an xlsx file is not for the terminal: give --out FILE, or send stdout to a file (> dues.xlsx).",
+            param_hint="--out",
+        )
+    return resolve_format(chosen)

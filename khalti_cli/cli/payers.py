@@ -7,7 +7,14 @@ from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import FormatOption, check_format
+from khalti_cli.cli.options import (
+    ForceOption,
+    FormatOption,
+    XlsxFormatOption,
+    XlsxOutOption,
+    check_format,
+    xlsx_format,
+)
 from khalti_cli.cli.state import state
 from khalti_cli.output import make_console, resolve_format, write_records
 
@@ -102,13 +109,21 @@ def list_payers(
     ctx: typer.Context,
     search: str | None = typer.Option(None, "--search", help="Only payers whose name or reference has this text."),
     group: str | None = typer.Option(None, "--group", "--class", help="Only this class or group."),
-    fmt: str | None = FormatOption,
+    fmt: str | None = XlsxFormatOption,
+    out: str | None = XlsxOutOption,
+    force: bool = ForceOption,
 ) -> None:
     """The payers in the register, by group and reference."""
+    from khalti_cli.services.payers import PAYER_KEYS
     from khalti_cli.services.payers import list_payers as run
 
-    fmt = resolve_format(check_format(fmt))
+    fmt = xlsx_format(fmt, out)
     st = state(ctx)
+    if fmt == "xlsx":
+        from khalti_cli.cli.books import write_xlsx
+
+        write_xlsx(st, [("Payers", PAYER_KEYS, run(st.store(), search=search, group=group))], out, force)
+        return
     write_records(run(st.store(), search=search, group=group), fmt, color=st.stdout_color())
 
 

@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import MAX_COUNT, FormatOption, check_format, parse_date
+from khalti_cli.cli.options import (
+    MAX_COUNT,
+    ForceOption,
+    FormatOption,
+    XlsxFormatOption,
+    XlsxOutOption,
+    check_format,
+    parse_date,
+    xlsx_format,
+)
 from khalti_cli.cli.state import state
 from khalti_cli.output import make_console, resolve_format, write_records
 
@@ -30,20 +39,22 @@ def list_payments(
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
     search: str | None = typer.Option(None, "--search", help="Only payments whose name or customer name has this."),
     payer: str | None = typer.Option(None, "--payer", help="Only payments for this payer (khalti payers)."),
-    fmt: str | None = FormatOption,
+    fmt: str | None = XlsxFormatOption,
+    out: str | None = XlsxOutOption,
+    force: bool = ForceOption,
 ) -> None:
     """List payments, newest first."""
     from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
     from khalti_cli.statuses import STATUSES
 
-    fmt = resolve_format(check_format(fmt))
+    fmt = xlsx_format(fmt, out)
     for s in status:
         if s not in STATUSES:
             raise typer.BadParameter(f"{s!r} is not a status; use one of {', '.join(STATUSES)}.", param_hint="--status")
     chosen = _columns(columns, RECORD_KEYS)
     if chosen is None and fmt == "table":
         chosen = list(TABLE_COLUMNS)
-    elif chosen is None and fmt in ("tsv", "csv"):
+    elif chosen is None and fmt in ("tsv", "csv", "xlsx"):
         chosen = list(RECORD_KEYS)  # the header line is printed even when nothing matches
     st = state(ctx)
     from khalti_cli.services.listing import PaymentFilter
@@ -67,6 +78,11 @@ def list_payments(
     from khalti_cli.services.payments import list_records
 
     rows = list_records(st.store(), flt)
+    if fmt == "xlsx":
+        from khalti_cli.cli.books import write_xlsx
+
+        write_xlsx(st, [("Payments", chosen or RECORD_KEYS, rows)], out, force)
+        return
     write_records(rows, fmt, columns=chosen, color=st.stdout_color())
     if payer is not None and fmt == "table":  # a payer's history: the totals under the table
         from khalti_cli.money import format_rupees

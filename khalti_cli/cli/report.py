@@ -8,9 +8,9 @@ from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import FormatOption, check_format, parse_date
-from khalti_cli.cli.state import state
-from khalti_cli.output import dumps, make_console, resolve_format, write_records
+from khalti_cli.cli.options import ForceOption, XlsxFormatOption, XlsxOutOption, parse_date, xlsx_format
+from khalti_cli.cli.state import AppState, state
+from khalti_cli.output import dumps, make_console, write_records
 
 BAR_WIDTH = 40
 
@@ -21,20 +21,37 @@ def register(app: typer.Typer) -> None:
 
 def report(
     ctx: typer.Context,
-    since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD; default: this month)."),
+    since: str | None = typer.Option(
+        None, "--since", help="From this date (BS from 2060, or AD; default: this month)."
+    ),
     until: str | None = typer.Option(None, "--until", help="To this date, inclusive (default: end of this month)."),
-    fmt: str | None = FormatOption,
+    month: str | None = typer.Option(None, "--month", help="The fees of a BS month: 2082-08, mangsir or मंसिर."),
+    fiscal_year: str | None = typer.Option(None, "--fiscal-year", help="A BS fiscal year, 2082/83 (Shrawan-Asar)."),
+    fmt: str | None = XlsxFormatOption,
+    out: str | None = XlsxOutOption,
+    force: bool = ForceOption,
 ) -> None:
-    """Payments created in a period: count and amount by status, collected, Khalti fees, refunds, links about
-    to expire within the hour, and collections per day."""
+    """The books of a period (default: this BS month): payments by status and by class, collected through
+    Khalti and outside it, refunds, Khalti's fees, net collected, links about to expire within the hour, and
+    collections per day. --month and --fiscal-year take the fees billed for those BS months."""
     from khalti_cli.clock import parse
     from khalti_cli.services.report import build_report
 
-    fmt = resolve_format(check_format(fmt))
+    fmt = xlsx_format(fmt, out)
+    if sum(x is not None for x in (month, fiscal_year)) + (since is not None or until is not None) > 1:
+        raise typer.BadParameter("give one period: --month, --fiscal-year, or --since/--until.")
     start, end = parse_date(since, "--since"), parse_date(until, "--until", end=True)
     st = state(ctx)
-    result = build_report(st.store(), parse(start) if start else None, parse(end) if end else None)
-    if fmt == "json":
+    since_at, until_at = (parse(start) if start else None), (parse(end) if end else None)
+    periods, label = None, None
+    if month or fiscal_year:
+        since_at, until_at, periods, label = _bs_period(st, month, fiscal_year)
+    result = build_report(st.store(), since_at, until_at, periods=periods, label=label)
+    if fmt == "xlsx":
+        from khalti_cli.cli.books import write_xlsx
+
+        write_xlsx(st, result.sheets(), out, force)
+    elif fmt == "json":
         sys.stdout.write(dumps(result.as_json()) + "\n")
     elif fmt == "table":
         _table(result, st.stdout_color())
@@ -42,17 +59,48 @@ def report(
         write_records(result.rows(), fmt)
 
 
+def _bs_period(st: AppState, month: str | None, fiscal_year: str | None) -> tuple[Any, Any, tuple[str, str], str]:
+    from khalti_cli import calendar
+    from khalti_cli.services.report import local_midnight
+
+    if month:
+        year, number = calendar.parse_month(month)
+        first, following = calendar.month_range(year, number)
+        key = calendar.period_key(year, number)
+        return local_midnight(first), local_midnight(following), (key, key), calendar.period_label(key)
+    assert fiscal_year is not None
+    year = calendar.parse_fiscal_year(fiscal_year)
+    first, following, cut = calendar.fiscal_range(year)
+    if cut:
+        st.say(
+            f"Note: the calendar data ends on {calendar.for_people(following - timedelta(days=1))}; the fiscal "
+            f"year {calendar.fiscal_label(year)} is shown up to then."
+        )
+    periods = (calendar.period_key(year, 4), calendar.period_key(year + 1, 3))
+    return local_midnight(first), local_midnight(following), periods, f"fiscal year {calendar.fiscal_label(year)}"
+
+
 def _table(result: Any, color: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from khalti_cli.calendar import for_people, use_bs
+    from khalti_cli.cli.books import books_tables
     from khalti_cli.clock import parse
     from khalti_cli.money import format_rupees
 
     console = make_console(sys.stdout, color)
     bold = "bold" if color else ""
     last_day = result.until - timedelta(seconds=1)
-    console.print(Text(f"Payments created {result.since:%Y-%m-%d} to {last_day:%Y-%m-%d}", style=bold))
+    first, last = result.since.date(), last_day.date()
+    if result.label:
+        heading = f"Fees of {result.label}: {for_people(first, both=False)} to {for_people(last, both=False)}"
+    elif use_bs():
+        heading = f"Payments created {for_people(first, both=False)} to {for_people(last, both=False)} BS "
+        heading += f"({first:%Y-%m-%d} to {last:%Y-%m-%d})"
+    else:
+        heading = f"Payments created {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    console.print(Text(heading, style=bold))
     table = Table(box=None, pad_edge=False, show_header=True, header_style=bold or None)
     table.add_column("status")
     table.add_column("count", justify="right")
@@ -96,14 +144,15 @@ def _table(result: Any, color: bool) -> None:
         console.print(Text(f"  {p['order_id']}  {who}  {format_rupees(p['amount_paisa'])}  expires {at:%H:%M}"))
     if len(result.expiring) > 10:
         console.print(Text(f"  ... and {len(result.expiring) - 10} more (khalti report --format json lists them)"))
+    books_tables(result, console, color)
     if result.per_day:
-        console.print(Text("\nCollections per day", style=bold))
+        console.print(Text("\nCollections per day" + (" (BS)" if use_bs() else ""), style=bold))
         top = max(f.amount_paisa for _, f in result.per_day) or 1
         for day, figure in result.per_day:
             bar = "█" * round(BAR_WIDTH * figure.amount_paisa / top)
             if figure.amount_paisa and not bar:
                 bar = "▏"
-            line = Text(f"{day:%m-%d} ")
+            line = Text(f"{for_people(day, both=False)[5:]} ")
             line.append(bar.ljust(BAR_WIDTH), style="green" if color else "")
             line.append(f" {format_rupees(figure.amount_paisa):>16}" + (f" ({figure.count})" if figure.count else ""))
             console.print(line)

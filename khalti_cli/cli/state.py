@@ -45,6 +45,9 @@ class AppState:
             from khalti_cli.services.apply import set_pending_review_hours
 
             set_pending_review_hours(self._settings.pending_review_hours)
+            # calendar.use_bs() reads the environment: a KHALTI_CALENDAR=ad from the env file counts too
+            if self._settings.calendar == "ad" and not os.environ.get("KHALTI_CALENDAR"):
+                os.environ["KHALTI_CALENDAR"] = "ad"
             for warning in self._settings.warnings:
                 self.say(warning)
         return self._settings

@@ -24,7 +24,7 @@ from khalti_cli.errors import (
 from khalti_cli.gateway.answers import InitiateAnswer, LookupAnswer
 from khalti_cli.services import validate
 from khalti_cli.services.apply import Change, apply_answer, decide_for, payment_changes, record_call_error
-from khalti_cli.services.records import event_record, link_record, payment_record
+from khalti_cli.services.records import event_record, link_record, load_heads, payment_record
 from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
@@ -173,6 +173,7 @@ def initiate_payload(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     info = {k: row[f"customer_{k}"] for k in ("name", "email", "phone") if row.get(f"customer_{k}")}
     if info:
         payload["customer_info"] = info
+    payload.update(breakdown(row))
     return payload
 
 
@@ -193,115 +194,172 @@ def claim_link(store: Store, settings: Settings, row: dict[str, Any], force: boo
                 f"check with: khalti show {fresh['order_id']} (if that run was stopped, its attempt is void "
                 "after a minute or two; give --force to make another link anyway)."
             )
-        link_id = q.insert_link(
-            store,
-            {
-                "payment_id": fresh["id"],
-                "state": "sending",
-                "amount_paisa": fresh["amount_paisa"],
-                "created_at": at,
-                "updated_at": at,
-            },
-        )
+        link_id = sending_link(store, fresh, at)
         q.fill_pay_token(store, fresh["id"])  # a payment handed out has its durable pay page link
     return fresh, link_id
+
+
+def breakdown(row: dict[str, Any]) -> dict[str, Any]:
+    """The initiate fields that show a billed payment's heads on Khalti's page, and the payer as merchant_
+    extras. Nothing when the heads no longer add up to the amount (the fee was edited)."""
+    extra: dict[str, Any] = {}
+    if row.get("payer_ref"):
+        extra["merchant_payer"] = row["payer_ref"]
+    if row.get("period"):
+        extra["merchant_period"] = row["period"]
+    heads = load_heads(row)
+    if heads and sum(int(h["amount_paisa"]) for h in heads) == row["amount_paisa"]:
+        extra["amount_breakdown"] = [{"label": h["label"], "amount": h["amount_paisa"]} for h in heads]
+        extra["product_details"] = [
+            {
+                "identity": f"{row['order_id']}-{n}",
+                "name": h["label"],
+                "total_price": h["amount_paisa"],
+                "quantity": 1,
+                "unit_price": h["amount_paisa"],
+            }
+            for n, h in enumerate(heads, 1)
+        ]
+    return extra
 
 
 def initiate_one(
     store: Store, gateway: Gateway, settings: Settings, row: dict[str, Any], *, force: bool = False
 ) -> InitiateResult:
-    """One initiate, crash-safe: the link row is written before the request goes out."""
+    """One initiate, crash-safe: the link row is written (claimed) before the request goes out."""
     settings.require_urls()
     try:
         row, link_id = claim_link(store, settings, row, force)
     except InvalidInput as exc:
         return InitiateResult(row["order_id"], error=exc)
     payload = initiate_payload(row, settings)
+    return stored_answer(store, row, link_id, call_initiate(gateway, payload))
+
+
+def sending_link(store: Store, row: dict[str, Any], at: str) -> int:
+    """The link row written, in the caller's transaction, before its initiate request goes out."""
+    return q.insert_link(
+        store,
+        {
+            "payment_id": row["id"],
+            "state": "sending",
+            "amount_paisa": row["amount_paisa"],
+            "created_at": at,
+            "updated_at": at,
+        },
+    )
+
+
+def call_initiate(gateway: Gateway, payload: dict[str, Any]) -> InitiateAnswer | KhaltiError:
+    """Khalti's answer, or the error that stands for it (never raised: the caller stores it)."""
     try:
-        answer = gateway.initiate(payload)
-    except GatewayRejected as exc:
-        _initiate_failed(store, row, link_id, "void", exc, status="failed")
-        return InitiateResult(row["order_id"], error=exc)
-    except AuthError as exc:
-        _initiate_failed(store, row, link_id, "void", exc)
-        return InitiateResult(row["order_id"], error=exc)
-    except GatewayError as exc:
-        # The request may have reached Khalti and made a link; its URL never reached anyone, so nobody
-        # can pay it. The link is kept as 'unknown' and reconcile voids it.
-        _initiate_failed(store, row, link_id, "unknown" if exc.maybe_sent else "void", exc)
-        return InitiateResult(row["order_id"], error=exc)
-    done = stamp()
-    with store.write():
-        q.update_link(
-            store,
-            link_id,
-            {
-                "pidx": answer.pidx,
-                "state": "open",
-                "khalti_status": "Initiated",
-                "payment_url": answer.payment_url,
-                "expires_at": answer.expires_at,
-                "initiate_response": q.dump_json(answer.raw),
-                "updated_at": done,
-            },
-        )
-        # The new link is live; an older one Khalti reports Pending still wins (the parent may have paid).
-        status, reason, shown = decide_for(row, q.links_of(store, row["id"]))
-        changes = payment_changes(status, reason, shown, done)
-        changes["failure_reason"] = None
-        q.update_payment(store, row["id"], changes)
-        q.add_event(
-            store,
-            row["id"],
-            "initiate",
-            outcome="ok",
-            pidx=answer.pidx,
-            detail=answer.raw,
-            at=done,
-            message="Khalti made a payment link",
-        )
-        if row["status"] != status:
-            q.add_event(
-                store,
-                row["id"],
-                "status",
-                pidx=answer.pidx,
-                from_status=row["status"],
-                to_status=status,
-                at=done,
-            )
+        return gateway.initiate(payload)
+    except (GatewayRejected, AuthError, GatewayError) as exc:
+        return exc
+
+
+def stored_answer(
+    store: Store,
+    row: dict[str, Any],
+    link_id: int,
+    answer: InitiateAnswer | KhaltiError,
+    *,
+    own_transaction: bool = True,
+) -> InitiateResult:
+    """Store an initiate's answer (or error) for the link written by sending_link; in a transaction of its
+    own, or (own_transaction=False) in the caller's, so that many answers can share one commit."""
+    if isinstance(answer, KhaltiError):
+        if isinstance(answer, GatewayRejected):
+            _initiate_failed(store, row, link_id, "void", answer, status="failed", own_transaction=own_transaction)
+        elif isinstance(answer, GatewayError):
+            # The request may have reached Khalti and made a link; its URL never reached anyone, so nobody
+            # can pay it. The link is kept as 'unknown' and reconcile voids it.
+            state = "unknown" if answer.maybe_sent else "void"
+            _initiate_failed(store, row, link_id, state, answer, own_transaction=own_transaction)
+        else:
+            _initiate_failed(store, row, link_id, "void", answer, own_transaction=own_transaction)
+        return InitiateResult(row["order_id"], error=answer)
+    if own_transaction:
+        with store.write():
+            _store_link(store, row, link_id, answer)
+    else:
+        _store_link(store, row, link_id, answer)
     fresh = q.get_payment_by_id(store, row["id"])
     assert fresh is not None
     return InitiateResult(row["order_id"], payment_url=answer.payment_url, record=payment_record(fresh))
 
 
+def _store_link(store: Store, row: dict[str, Any], link_id: int, answer: InitiateAnswer) -> None:
+    done = stamp()
+    q.update_link(
+        store,
+        link_id,
+        {
+            "pidx": answer.pidx,
+            "state": "open",
+            "khalti_status": "Initiated",
+            "payment_url": answer.payment_url,
+            "expires_at": answer.expires_at,
+            "initiate_response": q.dump_json(answer.raw),
+            "updated_at": done,
+        },
+    )
+    # The new link is live; an older one Khalti reports Pending still wins (the parent may have paid).
+    status, reason, shown = decide_for(row, q.links_of(store, row["id"]))
+    changes = payment_changes(status, reason, shown, done)
+    changes["failure_reason"] = None
+    q.update_payment(store, row["id"], changes)
+    q.add_event(
+        store,
+        row["id"],
+        "initiate",
+        outcome="ok",
+        pidx=answer.pidx,
+        detail=answer.raw,
+        at=done,
+        message="Khalti made a payment link",
+    )
+    if row["status"] != status:
+        q.add_event(store, row["id"], "status", pidx=answer.pidx, from_status=row["status"], to_status=status, at=done)
+
+
 def _initiate_failed(
-    store: Store, row: dict[str, Any], link_id: int, state: str, exc: KhaltiError, status: str | None = None
+    store: Store,
+    row: dict[str, Any],
+    link_id: int,
+    state: str,
+    exc: KhaltiError,
+    status: str | None = None,
+    *,
+    own_transaction: bool = True,
 ) -> None:
+    if own_transaction:
+        with store.write():
+            _initiate_failed(store, row, link_id, state, exc, status, own_transaction=False)
+        return
     at = stamp()
-    with store.write():
-        q.update_link(store, link_id, {"state": state, "updated_at": at})
-        detail = exc.body if isinstance(exc, GatewayRejected) else None
+    q.update_link(store, link_id, {"state": state, "updated_at": at})
+    detail = exc.body if isinstance(exc, GatewayRejected) else None
+    q.add_event(
+        store,
+        row["id"],
+        "initiate",
+        outcome="rejected" if status else "error",
+        message=str(exc),
+        detail=detail,
+        at=at,
+    )
+    if status and status != row["status"]:
+        q.update_payment(store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at})
         q.add_event(
             store,
             row["id"],
-            "initiate",
-            outcome="rejected" if status else "error",
+            "status",
+            from_status=row["status"],
+            to_status=status,
             message=str(exc),
-            detail=detail,
             at=at,
         )
-        if status and status != row["status"]:
-            q.update_payment(store, row["id"], {"status": status, "failure_reason": str(exc), "updated_at": at})
-            q.add_event(
-                store,
-                row["id"],
-                "status",
-                from_status=row["status"],
-                to_status=status,
-                message=str(exc),
-                at=at,
-            )
 
 
 def initiate_many(

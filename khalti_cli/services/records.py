@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from khalti_cli.calendar import bs_of_stamp
 from khalti_cli.money import format_paisa
 
 RECORD_KEYS = (
@@ -37,6 +38,12 @@ RECORD_KEYS = (
     "settle_reference",
     "settle_date",
     "pay_url",
+    "period",
+    "heads",
+    "receipt_no",
+    "paid_at",
+    "created_at_bs",
+    "paid_at_bs",
 )
 TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
 
@@ -66,6 +73,9 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["refunded_paisa"] = row.get("refunded_paisa") or 0
     record["payer"] = row.get("payer_ref")
     record["pay_url"] = pay_url_of(row.get("pay_token"))
+    record["heads"] = load_heads(row) or None
+    record["created_at_bs"] = bs_of_stamp(row.get("created_at"))
+    record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"))
     return record
 
 
@@ -94,3 +104,9 @@ def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:
     record.update({key: row.get(key) for key in EVENT_KEYS})
     record["detail"] = json.loads(row["detail"]) if row.get("detail") else None
     return record
+
+
+def load_heads(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A billed payment's fee heads ([{"label", "amount_paisa"}]); [] when it has none."""
+    heads = row.get("heads")
+    return list(json.loads(heads)) if heads else []

@@ -9,29 +9,41 @@ the payment paid. Links about to expire are as of now, whatever the period: they
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from khalti_cli.calendar import bs_iso, month_range, to_bs, use_bs
 from khalti_cli.clock import now, parse, stamp
 from khalti_cli.errors import InvalidInput
 from khalti_cli.money import format_paisa
+from khalti_cli.services.books import BOOK_KEYS, Books, books_by_class
 from khalti_cli.statuses import STATUSES
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 
 COLLECTED = ("completed", "partially_refunded")
 OUTSIDE = ("paid_offline",)  # collected at the counter or the bank (khalti settle), shown apart
+PER_DAY = (*COLLECTED, "paid_offline")  # collections per day: money in, at the counter too
 EXPIRING_WITHIN = timedelta(hours=1)
 
 
 def this_month(moment: datetime | None = None) -> tuple[datetime, datetime]:
-    """[first day of this month, first day of next month), local midnight."""
+    """[first day of this month, first day of next month), local midnight: the BS month (the Gregorian one
+    with KHALTI_CALENDAR=ad)."""
     local = (moment or now()).astimezone()
+    if use_bs():
+        bs = to_bs(local.date())
+        first, following_day = month_range(bs.year, bs.month)
+        return local_midnight(first), local_midnight(following_day)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     following = (start + timedelta(days=32)).replace(day=1)
     return start, following.replace(tzinfo=None).astimezone()  # the offset of that day (summer time)
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day).astimezone()
 
 
 @dataclass
@@ -56,6 +68,10 @@ class Report:
     refunds_paisa: int = 0
     expiring: list[dict[str, Any]] = field(default_factory=list)
     per_day: list[tuple[date, Figure]] = field(default_factory=list)
+    label: str | None = None  # "Mangsir 2083", "fiscal year 2082/83"
+    periods: tuple[str, str] | None = None  # the BS months billed (first, last), for --month/--fiscal-year
+    by_class: list[Books] = field(default_factory=list)
+    books: Books = field(default_factory=lambda: Books("school"))
 
     @property
     def expiring_figure(self) -> Figure:
@@ -73,7 +89,13 @@ class Report:
             "fees": {"amount": format_paisa(self.fees_paisa), "amount_paisa": self.fees_paisa},
             "refunds": {"amount": format_paisa(self.refunds_paisa), "amount_paisa": self.refunds_paisa},
             "expiring_within_hour": {**self.expiring_figure.as_json(), "payments": self.expiring},
-            "per_day": [{"day": d.isoformat(), **f.as_json()} for d, f in self.per_day],
+            "per_day": [{"day": d.isoformat(), "day_bs": bs_iso(d), **f.as_json()} for d, f in self.per_day],
+            "label": self.label,
+            "since_bs": bs_iso(self.since.date()),
+            "until_bs": bs_iso(self.until.date()),
+            "periods": list(self.periods) if self.periods else None,
+            "books": self.books.as_json(),
+            "by_class": [b.as_json() for b in self.by_class],
         }
 
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -99,10 +121,33 @@ class Report:
         yield row("total", "expiring_within_hour", expiring.count, expiring.amount_paisa)
         for day, figure in self.per_day:
             yield row("day", day.isoformat(), figure.count, figure.amount_paisa)
+        for books in [*self.by_class, self.books]:
+            section = "school" if books is self.books else f"class:{books.group}"
+            for key in BOOK_KEYS:
+                yield row(section, key, books.count[key], books.paisa[key])
+
+    def sheets(self) -> list[tuple[str, Sequence[str], Iterable[dict[str, Any]]]]:
+        """One sheet per section, for --format xlsx."""
+        status_rows = [{"status": s, **f.as_json()} for s, f in self.by_status.items()]
+        books = [b.as_row() for b in [*self.by_class, self.books]]
+        days = [{"day": d.isoformat(), "day_bs": bs_iso(d), **f.as_json()} for d, f in self.per_day]
+        figure_keys = ("count", "amount", "amount_paisa")
+        return [
+            ("Books", ("group", *BOOK_KEYS), books),
+            ("By status", ("status", *figure_keys), status_rows),
+            ("Per day", ("day", "day_bs", *figure_keys), days),
+            ("Expiring", ("order_id", "name", "customer_name", "payer", "amount", "expires_at"), self.expiring),
+        ]
 
 
 def build_report(
-    store: Store, since: datetime | None = None, until: datetime | None = None, *, at: datetime | None = None
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    at: datetime | None = None,
+    periods: tuple[str, str] | None = None,
+    label: str | None = None,
 ) -> Report:
     moment = at or now()
     # Default: this month; with only --until, the month it ends in; with only --since, up to this month's end.
@@ -111,8 +156,10 @@ def build_report(
     if end <= start:
         raise InvalidInput("The period is empty: --until is before --since.")
     report = Report(since=start.astimezone(), until=end.astimezone(), generated_at=stamp(moment))
+    report.label, report.periods = label, periods
     report.by_status = {s: Figure() for s in STATUSES}
-    for r in q.status_totals(store, since=stamp(start), until=stamp(end)):
+    report.by_class, report.books = books_by_class(store, since=stamp(start), until=stamp(end), periods=periods)
+    for r in q.status_totals(store, since=stamp(start), until=stamp(end), periods=periods):
         figure = Figure(int(r["count"]), int(r["amount_paisa"] or 0))
         report.by_status[r["status"]] = figure
         report.total.count += figure.count
@@ -125,7 +172,7 @@ def build_report(
         if r["status"] in OUTSIDE:
             report.outside.count += figure.count
             report.outside.amount_paisa += figure.amount_paisa
-    report.per_day = _per_day(store, start, end, moment)
+    report.per_day = _per_day(store, start, end, moment, periods)
     horizon = moment + EXPIRING_WITHIN
     for p in q.open_payments(store):
         expires = parse(p["expires_at"])
@@ -145,7 +192,9 @@ def build_report(
     return report
 
 
-def _per_day(store: Store, start: datetime, end: datetime, moment: datetime) -> list[tuple[date, Figure]]:
+def _per_day(
+    store: Store, start: datetime, end: datetime, moment: datetime, periods: tuple[str, str] | None
+) -> list[tuple[date, Figure]]:
     days: dict[date, Figure] = {}
     first = start.astimezone().date()
     last = min(end - timedelta(microseconds=1), moment).astimezone().date()
@@ -153,7 +202,7 @@ def _per_day(store: Store, start: datetime, end: datetime, moment: datetime) -> 
     while day <= last:
         days[day] = Figure()
         day += timedelta(days=1)
-    for r in q.paid_moments(store, COLLECTED, since=stamp(start), until=stamp(end)):
+    for r in q.paid_moments(store, PER_DAY, since=stamp(start), until=stamp(end), periods=periods):
         paid = parse(r["paid_at"]).astimezone().date()
         figure = days.setdefault(paid, Figure())
         figure.count += 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from datetime import timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,11 @@ from khalti_cli.clock import now, parse
 from khalti_cli.errors import InvalidInput
 from khalti_cli.files import claim_names, record_file_name, write_private
 from khalti_cli.money import format_rupees
+from khalti_cli.paper.drawing import INK, KHALTI_PURPLE, LINE, MUTED, PAPER, centered, labelled
+from khalti_cli.paper.drawing import font as _font
+from khalti_cli.paper.drawing import font_file as font_file
+from khalti_cli.paper.drawing import font_note as font_note
+from khalti_cli.paper.drawing import wrap as _wrap
 from khalti_cli.services import validate
 from khalti_cli.services.payments import find_payment
 from khalti_cli.services.records import payment_record
@@ -28,51 +32,6 @@ from khalti_cli.store import Store
 NEPAL = timezone(timedelta(hours=5, minutes=45))
 WIDTH, HEIGHT = 1240, 1748  # A6 at 300 dpi
 MARGIN = 90
-INK, MUTED, LINE, PAPER = (20, 20, 20), (95, 95, 95), (190, 190, 190), (255, 255, 255)
-KHALTI_PURPLE = (92, 45, 145)
-
-
-def font_file() -> Path | None:
-    """The Devanagari font shipped by the fontpkg-noto-sans-devanagari package, if installed."""
-    try:
-        import fontpkg_noto_sans_devanagari as pkg
-    except ImportError:
-        return None
-    files = sorted((Path(pkg.ROOT) / "files").glob("*.ttf"))
-    return files[0] if files else None
-
-
-def font_note() -> str | None:
-    """Why Nepali text may not render well here, or None when it will."""
-    from PIL import features
-
-    if font_file() is None:
-        return (
-            "The Devanagari font is not installed (pip install fontpkg-noto-sans-devanagari); slips use "
-            "Pillow's default font, which shows Nepali text as boxes."
-        )
-    if not features.check("raqm"):
-        return "Pillow has no Raqm text layout here (libfribidi missing?): Nepali conjuncts may look wrong."
-    return None
-
-
-@lru_cache(maxsize=16)
-def _font(size: int, bold: bool = False) -> Any:
-    from PIL import ImageFont, features
-
-    path = font_file()
-    if path is None:
-        return ImageFont.load_default(size)
-    layout = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
-    font = ImageFont.truetype(str(path), size, layout_engine=layout)
-    try:  # a variable font: wdth 100, wght 700 for bold / 400 for regular
-        axes = font.get_variation_axes()
-        weight = 700.0 if bold else 400.0
-        values = [weight if bytes(a.get("name", b"")).lower().startswith(b"weight") else 100.0 for a in axes]
-        font.set_variation_by_axes(values)
-    except (OSError, AttributeError, TypeError):
-        pass
-    return font
 
 
 def slip_records(store: Store, order_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -117,6 +76,16 @@ def check_slip(record: dict[str, Any], *, durable: bool = False) -> None:
 
 def nepal_time(iso: str) -> str:
     return parse(iso).astimezone(NEPAL).strftime("%Y-%m-%d %H:%M (Nepal time, +05:45)")
+
+
+def slip_time(iso: str) -> str:
+    """The expiry as a slip shows it: the BS date first (Gregorian with KHALTI_CALENDAR=ad), Nepal time."""
+    from khalti_cli.calendar import long_bs, use_bs
+
+    moment = parse(iso).astimezone(NEPAL)
+    if not use_bs():
+        return nepal_time(iso)
+    return f"{long_bs(moment.date())}, {moment:%H:%M} ({moment:%Y-%m-%d}, Nepal time)"
 
 
 def slip_filename(order_id: str) -> str:
@@ -184,13 +153,7 @@ def render_slip(record: dict[str, Any], school_name: str) -> Any:
         ("Order id", record["order_id"]),
     ]
     label_font, value_font = _font(32), _font(42, bold=True)
-    for label, value in rows:
-        draw.text((MARGIN, y), label, font=label_font, fill=MUTED)
-        y += 44
-        for text in _wrap(draw, value, value_font, width)[:2]:
-            draw.text((MARGIN, y), text, font=value_font, fill=INK)
-            y += 60
-        y += 14
+    y = labelled(draw, rows, MARGIN, y, width, (label_font, value_font), (44, 60, 14))
 
     draw.text((MARGIN, y), "Amount", font=label_font, fill=MUTED)
     y += 44
@@ -203,7 +166,7 @@ def render_slip(record: dict[str, Any], school_name: str) -> Any:
     elif record.get("expires_at"):
         draw.text((MARGIN, y), "Pay before", font=label_font, fill=MUTED)
         y += 44
-        draw.text((MARGIN, y), nepal_time(record["expires_at"]), font=_font(40, bold=True), fill=KHALTI_PURPLE)
+        draw.text((MARGIN, y), slip_time(record["expires_at"]), font=_font(40, bold=True), fill=KHALTI_PURPLE)
         y += 70
 
     qr = qr_image(link, min(640, HEIGHT - y - 230))
@@ -217,24 +180,4 @@ def render_slip(record: dict[str, Any], school_name: str) -> Any:
 
 
 def _centered(draw: Any, text: str, font: Any, y: int, fill: tuple[int, int, int]) -> int:
-    left, _, right, bottom = draw.textbbox((0, y), text, font=font)
-    draw.text(((WIDTH - (right - left)) // 2 - left, y), text, font=font, fill=fill)
-    return int(bottom)
-
-
-def _wrap(draw: Any, text: str, font: Any, width: int, *, by_char: bool = False) -> list[str]:
-    """Lines that fit `width`: broken at spaces (or anywhere, for a URL)."""
-    parts = list(text) if by_char else text.split(" ")
-    glue = "" if by_char else " "
-    lines: list[str] = []
-    current = ""
-    for part in parts:
-        trial = current + glue + part if current else part
-        if current and draw.textlength(trial, font=font) > width:
-            lines.append(current)
-            current = part
-        else:
-            current = trial
-    if current:
-        lines.append(current)
-    return lines or [""]
+    return centered(draw, text, font, y, fill, WIDTH)

@@ -12,8 +12,10 @@ from typing import Any
 from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store, translate
+from khalti_cli.store.school import RECEIPT_STATUSES, give_receipt_no
 
 Row = dict[str, Any]
+__all__ = ["RECEIPT_STATUSES", "give_receipt_no"]  # re-exported: the writers' one place for both
 
 
 def get_payment(store: Store, order_id: str) -> Row | None:
@@ -70,7 +72,11 @@ def insert_payment(store: Store, row: Row) -> int:
 
 
 def update_payment(store: Store, payment_id: int, changes: Row) -> None:
+    """Every change of a payment goes through here, inside the caller's write transaction: so the first time
+    a payment is stored as paid, by whichever command, it gets its receipt number in that same transaction."""
     _update(store, "payments", payment_id, changes)
+    if changes.get("status") in RECEIPT_STATUSES:
+        give_receipt_no(store.conn, payment_id, changes.get("updated_at") or stamp())
 
 
 def insert_link(store: Store, row: Row) -> int:
@@ -154,6 +160,7 @@ def list_payments_json(store: Store, record_sql: str, flt: PaymentFilter) -> Ite
     per column, nothing decoded and encoded again, so `khalti list --format jsonl` streams 100,000 records
     in about a second."""
     sql, params = _payments_query(f"CAST({record_sql} AS BLOB)", flt)
+    _bs_function(store)
     try:
         cursor = store.conn.execute(sql, params)
         while rows := cursor.fetchmany(2000):
@@ -169,6 +176,9 @@ _RECORD_SQL = {
     "refunded": "CASE WHEN refunded THEN json('true') ELSE json('false') END",
     "refunded_paisa": "COALESCE(refunded_paisa, 0)",
     "payer": "payer_ref",
+    "heads": "json(heads)",
+    "created_at_bs": "khalti_bs(created_at)",
+    "paid_at_bs": "khalti_bs(paid_at)",
 }
 _PAYMENT_COLUMNS = frozenset(
     (
@@ -196,12 +206,22 @@ _PAYMENT_COLUMNS = frozenset(
         "settle_method",
         "settle_reference",
         "settle_date",
+        "period",
+        "receipt_no",
+        "paid_at",
     )
 )
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _bs_function(store: Store) -> None:
+    """khalti_bs(stamp): the BS day of a timestamp, for the *_bs record keys made in SQL."""
+    from khalti_cli.calendar import bs_of_stamp
+
+    store.conn.create_function("khalti_bs", 1, bs_of_stamp, deterministic=True)
 
 
 def record_json_sql(keys: Sequence[str], public_url: str | None = None) -> str | None:
@@ -336,15 +356,21 @@ def max_payment_id(store: Store) -> int:
     return int(row[0])
 
 
-def insert_payments(store: Store, rows: Sequence[tuple[Any, ...]], *, message: str) -> tuple[int, int]:
-    """Many new payments (tuples in IMPORT_COLUMNS order) and their 'created' events, in the caller's
+# A bill's payments: an import's columns, the BS period, fee heads (JSON) and the class billed.
+BILL_COLUMNS = (*IMPORT_COLUMNS, "period", "heads", "group_name")
+
+
+def insert_payments(
+    store: Store, rows: Sequence[tuple[Any, ...]], *, message: str, columns: Sequence[str] = IMPORT_COLUMNS
+) -> tuple[int, int]:
+    """Many new payments (tuples in `columns` order) and their 'created' events, in the caller's
     transaction. Returns the (first, last) id given: the caller holds the write lock, so they are a range."""
     if not rows:
         return (0, -1)
     conn = store.conn
     first = max_payment_id(store) + 1
-    cols = ", ".join(IMPORT_COLUMNS)
-    marks = ", ".join("?" * len(IMPORT_COLUMNS))
+    cols = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
     conn.executemany(f"INSERT INTO payments ({cols}) VALUES ({marks})", rows)
     last = max_payment_id(store)
     conn.execute(
@@ -363,6 +389,7 @@ def payments_in_range(store: Store, first: int, last: int) -> Iterator[Row]:
 
 def payments_in_range_json(store: Store, record_sql: str, first: int, last: int) -> Iterator[bytes]:
     """payments_in_range as UTF-8 JSON made by SQLite (see record_json_sql)."""
+    _bs_function(store)
     try:
         cursor = store.db.conn.execute(
             f"SELECT CAST({record_sql} AS BLOB) FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last]
@@ -412,32 +439,65 @@ def payer_status_totals(store: Store, payer_ref: str) -> list[Row]:
     )
 
 
-def status_totals(store: Store, *, since: str | None, until: str | None) -> list[Row]:
-    """Per status, payments created in [since, until): count, amount, Khalti fees, refunds."""
-    where, params = _period(since, until)
+def status_totals(
+    store: Store, *, since: str | None, until: str | None, periods: tuple[str, str] | None = None
+) -> list[Row]:
+    """Per status, payments of the period (see _period): count, amount, Khalti fees, refunds."""
+    where, params = _period(since, until, periods)
     return list(
         store.query(
             "SELECT status, COUNT(*) AS count, SUM(amount_paisa) AS amount_paisa, "
             "SUM(COALESCE(fee_paisa, 0)) AS fee_paisa, "
-            "SUM(CASE WHEN COALESCE(refunded_paisa, 0) > 0 THEN refunded_paisa "
-            "WHEN status = 'refunded' THEN amount_paisa ELSE 0 END) AS refunded_paisa "
+            f"SUM({_REFUNDED}) AS refunded_paisa "
             f"FROM payments{where} GROUP BY status ORDER BY status",
             params,
         )
     )
 
 
-def paid_moments(store: Store, statuses: Sequence[str], *, since: str | None, until: str | None) -> list[Row]:
-    """(amount_paisa, paid_at) of payments created in the period that are in one of `statuses`; paid_at is
-    when this tool first saw the payment paid (its first status event to a paid status)."""
-    where, params = _period(since, until)
+_REFUNDED = (
+    "CASE WHEN COALESCE(refunded_paisa, 0) > 0 THEN refunded_paisa "
+    "WHEN status = 'refunded' THEN amount_paisa ELSE 0 END"
+)
+
+
+def class_status_totals(
+    store: Store, *, since: str | None, until: str | None, periods: tuple[str, str] | None = None
+) -> list[Row]:
+    """Per class (billed class, else the payer's) and status: count, amount, Khalti fees, refunds."""
+    where, params = _period(since, until, periods)
+    return list(
+        store.query(
+            "SELECT COALESCE(payments.group_name, r.group_name) AS class, status, COUNT(*) AS count, "
+            "SUM(amount_paisa) AS amount_paisa, SUM(COALESCE(fee_paisa, 0)) AS fee_paisa, "
+            f"SUM({_REFUNDED}) AS refunded_paisa FROM payments "
+            f"LEFT JOIN payers r ON r.reference = payments.payer_ref{where} "
+            "GROUP BY class, status ORDER BY class IS NULL, class, status",
+            params,
+        )
+    )
+
+
+def paid_moments(
+    store: Store,
+    statuses: Sequence[str],
+    *,
+    since: str | None,
+    until: str | None,
+    periods: tuple[str, str] | None = None,
+) -> list[Row]:
+    """(amount_paisa, paid_at) of payments of the period that are in one of `statuses`; paid_at is when this
+    tool first saw the payment paid (its first status event to a paid status; else paid_at, stored with its
+    receipt number)."""
+    where, params = _period(since, until, periods)
     marks = ",".join("?" * len(statuses))
     where = (where + " AND" if where else " WHERE") + f" payments.status IN ({marks})"
     return list(
         store.query(
             "SELECT payments.amount_paisa AS amount_paisa, COALESCE("
             "(SELECT MIN(e.at) FROM events e WHERE e.payment_id = payments.id AND e.kind = 'status' "
-            "AND e.to_status IN ('completed', 'partially_refunded', 'refunded')), payments.updated_at) AS paid_at "
+            "AND e.to_status IN ('completed', 'partially_refunded', 'refunded', 'paid_offline')), "
+            "payments.paid_at, payments.updated_at) AS paid_at "
             f"FROM payments{where}",
             [*params, *statuses],
         )
@@ -452,7 +512,9 @@ def open_payments(store: Store) -> Iterator[Row]:
     )
 
 
-def _period(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+def _period(since: str | None, until: str | None, periods: tuple[str, str] | None = None) -> tuple[str, list[Any]]:
+    """Payments created in [since, until); with `periods` (first, last BS YYYY-MM), the payments billed for
+    those months, and the ones with no period created in [since, until)."""
     where: list[str] = []
     params: list[Any] = []
     if since:
@@ -461,4 +523,8 @@ def _period(since: str | None, until: str | None) -> tuple[str, list[Any]]:
     if until:
         where.append("payments.created_at < ?")
         params.append(until)
+    if periods is not None:
+        dated = " AND ".join(["payments.period IS NULL", *where])
+        where = [f"(payments.period BETWEEN ? AND ? OR ({dated}))"]
+        params = [*periods, *params]
     return (" WHERE " + " AND ".join(where) if where else "", params)

@@ -164,3 +164,33 @@ def m004_pay_page(db: Database) -> None:
     payments.add_column("pending_since", str)
     # NULLs do not collide in an SQLite unique index: only made tokens must be unique.
     payments.create_index(["pay_token"], unique=True)
+
+
+@migrations()
+def m005_school_year(db: Database) -> None:
+    """The Nepali school year: a payment's BS period, fee heads and class (khalti bill), its receipt number (given
+    once, when first seen paid, sequential within the BS fiscal year) and when its receipt was printed.
+
+    receipt_counters holds the last number given per fiscal year ('2082/83'); it is advanced in the same
+    transaction that stores the paid status (store.queries.update_payment), so numbers have no gaps.
+    Payments already paid before this migration get their numbers now, in the order they were paid.
+    """
+    payments: Any = db.table("payments")
+    for column in ("period", "heads", "group_name", "receipt_no", "paid_at", "receipt_printed_at"):
+        payments.add_column(column, str)
+    payments.create_index(["period"])
+    payments.create_index(["payer_ref", "period"])
+    payments.create_index(["receipt_no"], unique=True)
+    counters: Any = db.table("receipt_counters")
+    counters.create({"fiscal_year": str, "last_no": int}, pk="fiscal_year", not_null={"last_no"}, strict=True)
+    from khalti_cli.store.school import RECEIPT_STATUSES, give_receipt_no
+
+    marks = ",".join("?" * len(RECEIPT_STATUSES))
+    paid = db.conn.execute(
+        "SELECT id, COALESCE((SELECT MIN(e.at) FROM events e WHERE e.payment_id = payments.id AND e.kind = 'status' "
+        f"AND e.to_status IN ({marks})), updated_at) AS paid_at FROM payments WHERE status IN ({marks}) "
+        "ORDER BY paid_at, id",
+        [*sorted(RECEIPT_STATUSES), *sorted(RECEIPT_STATUSES)],
+    ).fetchall()
+    for payment_id, paid_at in paid:
+        give_receipt_no(db.conn, payment_id, paid_at)

@@ -1,0 +1,1 @@
+"""Paper: what khalti draws for printing (receipts; the drawing helpers fee slips share)."""
