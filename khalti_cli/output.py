@@ -1,5 +1,7 @@
 """Rendering records: table (people), tsv, csv, json, jsonl (pipelines). stdout carries only data.
 
+Tables for people are drawn by khalti_cli.cli.render (widths, local times, Rs 1,50,000.00, the pager).
+
 JSON never goes through rich (no wrapping, no highlighting); table cells are rich Text, never markup, so
 brackets in names survive. CSV cells that a spreadsheet would run as formulas are written as text.
 """
@@ -87,7 +89,7 @@ def write_records(
     elif fmt in ("tsv", "csv"):
         count = _write_delimited(rows, fmt, out, columns)
     elif fmt == "table":
-        count = _write_table(list(rows), out, columns, color)
+        count = _write_table(list(rows), out, columns, color, single)
     else:  # the CLI validates formats; this guards the service callers
         raise ValueError(f"unknown format {fmt!r}")
     return count
@@ -130,47 +132,18 @@ def _delimited_line(out: TextIO, fmt: str, values: list[Any], *, header: bool) -
 
 
 def make_console(stream: TextIO, color: bool) -> Any:
-    from rich.console import Console
+    """A rich console that measures text as terminals draw it (see khalti_cli.cli.render)."""
+    from khalti_cli.cli.render import make_console as console
 
-    return Console(file=stream, no_color=not color, highlight=False, soft_wrap=False)
-
-
-def _write_table(rows: list[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
-    from rich.table import Table
-    from rich.text import Text
-
-    console = make_console(out, color)
-    if not rows:
-        console.print(Text("No records."))
-        return 0
-    keys = _header(rows[0], columns)
-    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
-    for key in keys:
-        table.add_column(
-            key,
-            overflow="fold",
-            no_wrap=key in ("order_id", "amount", "status"),
-            justify="right" if key == "amount" else "left",
-        )
-    for record in rows:
-        table.add_row(*(Text(cell(record.get(k)), style=_style(k, record, color)) for k in keys))
-    console.print(table)
-    return len(rows)
+    return console(stream, color)
 
 
-_STATUS_STYLE = {
-    "completed": "green",
-    "review": "bold red",
-    "failed": "red",
-    "pending": "yellow",
-    "expired": "dim",
-    "canceled": "dim",
-    "refunded": "magenta",
-    "partially_refunded": "magenta",
-}
+def _write_table(
+    rows: list[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool, single: bool
+) -> int:
+    from khalti_cli.cli import render
 
-
-def _style(key: str, record: dict[str, Any], color: bool) -> str:
-    if not color or key != "status":
-        return ""
-    return _STATUS_STYLE.get(str(record.get("status")), "")
+    if single and len(rows) == 1:  # one record is a record: a key/value view, not a one-row table
+        render.write_record(rows[0], out, color, keys=columns)
+        return 1
+    return render.write_table(rows, out, columns, color)

@@ -44,7 +44,7 @@ def import_file(
     out_fmt = resolve_format(check_format(fmt))
     chosen = _columns(columns, RECORD_KEYS)
     if chosen is None and out_fmt == "table":
-        chosen = [*TABLE_COLUMNS[:4], "customer_name", "payer"] + (["payment_url"] if do_initiate else [])
+        chosen = [*TABLE_COLUMNS[:5]] + (["payment_url"] if do_initiate else [])
     if slips and not do_initiate:
         raise typer.BadParameter("--slips needs --initiate (a slip carries the payment link).", param_hint="--slips")
     st = state(ctx)

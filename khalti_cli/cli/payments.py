@@ -12,6 +12,8 @@ from khalti_cli.cli.state import AppState, state
 from khalti_cli.errors import ExitCode, KhaltiError, worst
 from khalti_cli.output import resolve_format, write_records
 
+CREATED_VIEW = ("order_id", "customer_name", "name", "amount", "status", "payment_url", "expires_at")
+
 
 def register(app: typer.Typer) -> None:
     app.command("create")(create)
@@ -66,7 +68,7 @@ def create(
             _print(record["order_id"])
         return
     results = list(payments.initiate_many(st.store(), st.settings(), st.gateway, [record["order_id"]]))
-    _finish_initiate(st, results, fmt, open_browser, qr)
+    _finish_initiate(st, results, fmt, open_browser, qr, view=fmt is None and st.stdout_is_terminal())
 
 
 def initiate(
@@ -112,8 +114,16 @@ def initiate(
 
 
 def _finish_initiate(
-    st: AppState, results: list[Any], fmt: str | None, open_browser: bool, qr: bool, exit_now: bool = True
+    st: AppState,
+    results: list[Any],
+    fmt: str | None,
+    open_browser: bool,
+    qr: bool,
+    exit_now: bool = True,
+    view: bool = False,
 ) -> ExitCode:
+    """Print what initiate made: URLs (a pipe's contract), records with --format, or with `view` (a person
+    at a terminal after create --initiate) the payment as a key/value view with its order id and link."""
     codes: set[ExitCode] = set()
 
     def made() -> Any:
@@ -123,14 +133,16 @@ def _finish_initiate(
                 st.warn(f"Error: {result.order_id}: {error}")
                 codes.add(error.exit_code)
                 continue
-            if fmt is None:
+            if view:
+                write_records([result.record], "table", single=True, columns=CREATED_VIEW, color=st.stdout_color())
+            elif fmt is None:
                 _print(result.payment_url)
             yield result.record
             if qr:
                 from khalti_cli.qr import draw
 
                 sys.stderr.write(f"{result.order_id}: scan to pay\n")
-                draw(result.payment_url, sys.stderr)
+                draw(result.payment_url, sys.stderr, color=st.color)
             if open_browser:
                 import webbrowser
 

@@ -129,24 +129,16 @@ def show(ctx: typer.Context, order_id: str = typer.Argument(...), fmt: str | Non
 
 
 def _show_table(record: dict[str, Any], color: bool) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    from khalti_cli.output import cell
+    from khalti_cli.cli.render import record_view
 
-    console = make_console(sys.stdout, color)
-    details = Table(show_header=False, box=None, pad_edge=False)
-    details.add_column(style="bold" if color else "")
-    details.add_column(overflow="fold")
-    for key, value in record.items():
-        if key not in ("links", "history"):
-            details.add_row(Text(key), Text(cell(value)))
-    console.print(details)
+    make_console(sys.stdout, color).print(record_view(record, color))
     for title, rows, cols in (
         ("Links", record["links"], ("pidx", "state", "khalti_status", "total_amount_paisa", "expires_at")),
         ("History", record["history"], EVENT_COLUMNS),
     ):
-        console.print(Text(f"\n{title}", style="bold" if color else ""))
+        make_console(sys.stdout, color).print(Text(f"\n{title}", style="bold" if color else ""))
         write_records(rows, "table", out=sys.stdout, columns=cols, color=color)
 
 

@@ -25,6 +25,7 @@ from khalti_cli.services.records import event_record, link_record, payment_recor
 from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import machine
 
 
 class Gateway(Protocol):
@@ -203,7 +204,7 @@ def initiate_one(store: Store, gateway: Gateway, settings: Settings, row: dict[s
                 "state": "open",
                 "khalti_status": "Initiated",
                 "payment_url": answer.payment_url,
-                "expires_at": answer.expires_at,
+                "expires_at": machine(answer.expires_at),  # Khalti's +05:45 -> our one convention (UTC)
                 "initiate_response": q.dump_json(answer.raw),
                 "updated_at": done,
             },

@@ -10,6 +10,7 @@ from typing import Any
 
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store, translate
+from khalti_cli.times import MACHINE_SQL
 
 Row = dict[str, Any]
 
@@ -152,6 +153,7 @@ _RECORD_SQL = {
     "refunded": "CASE WHEN refunded THEN json('true') ELSE json('false') END",
     "refunded_paisa": "COALESCE(refunded_paisa, 0)",
     "payer": "payer_ref",
+    "expires_at": MACHINE_SQL.format(column="expires_at"),  # = times.machine, for rows stored before
 }
 _PAYMENT_COLUMNS = frozenset(
     (
@@ -310,7 +312,7 @@ def insert_payments(store: Store, rows: Sequence[tuple[Any, ...]], *, message: s
     conn.execute(
         "INSERT INTO events (payment_id, at, kind, to_status, message) "
         "SELECT id, created_at, 'created', 'created', "
-        "printf('Recorded Rs %d.%02d for %s (%s)', amount_paisa / 100, amount_paisa % 100, name, ?) "
+        "printf('Recorded %s for %s (%s)', khalti_rupees(amount_paisa), name, ?) "
         "FROM payments WHERE id BETWEEN ? AND ?",
         [message, first, last],
     )
