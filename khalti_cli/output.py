@@ -8,17 +8,20 @@ brackets in names survive. CSV cells that a spreadsheet would run as formulas ar
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
+# --excel (every command with --format): CSV as Excel on Windows opens it, Devanagari intact: a UTF-8 byte
+# order mark first, CRLF line ends (csv always has them). Set per run by the option's callback.
+EXCEL = False
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def resolve_format(fmt: str | None, stdout: TextIO | None = None) -> str:
+    if EXCEL:
+        return "csv"
     if fmt:
         return fmt
     stream = stdout or sys.stdout
@@ -38,6 +41,8 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
+        import json
+
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 
@@ -54,6 +59,8 @@ def csv_cell(value: Any) -> str:
 
 
 def dumps(record: Any) -> str:
+    import json
+
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -67,6 +74,8 @@ def write_records(
     color: bool = True,
 ) -> int:
     """Write records in one format; returns how many were written. jsonl/tsv/csv stream row by row."""
+    import json
+
     out = out or sys.stdout
     rows = iter(records)
     count = 0
@@ -104,6 +113,8 @@ def _header(first: dict[str, Any], columns: Sequence[str] | None) -> list[str]:
 
 
 def _write_delimited(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None) -> int:
+    if fmt == "csv" and EXCEL:
+        out.write("\ufeff")
     first = next(rows, None)
     if first is None:
         if columns:
@@ -127,6 +138,8 @@ def _delimited_line(out: TextIO, fmt: str, values: list[Any], *, header: bool) -
     if fmt == "tsv":
         out.write("\t".join(tsv_cell(v) for v in values) + "\n")
     else:
+        import csv
+
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([cell(v) if header else csv_cell(v) for v in values])
 

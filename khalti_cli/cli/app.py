@@ -7,6 +7,7 @@ import typer
 from khalti_cli import __version__
 from khalti_cli.cli import (
     backup,
+    completion,
     demo,
     importing,
     payers,
@@ -63,9 +64,26 @@ def root(
     st.quiet, st.verbose, st.no_color = quiet, verbose, no_color
 
 
-for module in (payments, reading, reconcile, sandbox, demo, refund, importing, payers, slips, report, backup):
+for module in (
+    payments,
+    reading,
+    reconcile,
+    sandbox,
+    demo,
+    refund,
+    importing,
+    payers,
+    slips,
+    report,
+    backup,
+    completion,
+):
     module.register(app)
 
 
 def main() -> None:
-    app(prog_name="khalti")
+    from typer.main import get_command
+
+    from khalti_cli.cli.helptext import polish
+
+    polish(get_command(app))(prog_name="khalti")

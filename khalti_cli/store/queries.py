@@ -326,7 +326,7 @@ def payments_in_range(store: Store, first: int, last: int) -> Iterator[Row]:
 def payments_in_range_json(store: Store, record_sql: str, first: int, last: int) -> Iterator[bytes]:
     """payments_in_range as UTF-8 JSON made by SQLite (see record_json_sql)."""
     try:
-        cursor = store.db.conn.execute(
+        cursor = store.conn.execute(
             f"SELECT CAST({record_sql} AS BLOB) FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last]
         )
         while rows := cursor.fetchmany(2000):
