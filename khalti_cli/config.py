@@ -67,9 +67,12 @@ class Settings:
     def require_key(self) -> str:
         """The key for a call to Khalti, after the production safety check."""
         if self.secret_key is None or not self.secret_key.reveal().strip():
+            where = f"the env file {self.env_file}" if self.env_file else "a .env file in this folder (none found)"
             raise ConfigError(
-                "No Khalti secret key is set. Put KHALTI_SECRET_KEY=<your live secret key> in the .env file "
-                "or the environment (for the sandbox, the key from test-admin.khalti.com)."
+                f"No Khalti secret key is set. Put KHALTI_SECRET_KEY=<your secret key> in {where} or the "
+                "environment (for Khalti's sandbox, the key from test-admin.khalti.com). To try khalti without "
+                "Khalti, run a local sandbox in another terminal: khalti sandbox, then set "
+                "KHALTI_BASE_URL=http://127.0.0.1:8765 and KHALTI_SECRET_KEY=test."
             )
         check_base_url_safe(self.env, self.base_url)
         return self.secret_key.reveal().strip()

@@ -43,10 +43,13 @@ def machine(text: str | None) -> str | None:
 MACHINE_SQL = "strftime('%Y-%m-%dT%H:%M:%f+00:00', {column})"
 
 
-@cache
 def local_zone() -> tzinfo:
     """KHALTI_TZ (Asia/Kathmandu, +05:45, UTC) or the system's zone."""
-    name = os.environ.get("KHALTI_TZ", "").strip()
+    return _zone(os.environ.get("KHALTI_TZ", "").strip())
+
+
+@cache
+def _zone(name: str) -> tzinfo:
     if name:
         m = _OFFSET.match(name)
         if m:

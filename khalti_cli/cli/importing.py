@@ -33,6 +33,9 @@ def import_file(
     slips: str | None = typer.Option(None, "--slips", help="With --initiate: write a fee slip PNG per payment here."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=32, help="With --initiate: links made at once."),
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
+    ignore_columns: str | None = typer.Option(
+        None, "--ignore-columns", help="Comma-separated columns of the file to leave out, e.g. 'Roll No,Section'."
+    ),
     fmt: str | None = FormatOption,
 ) -> None:
     """Record one payment per row: amount and name, optionally order_id, customer_name, customer_email,
@@ -52,7 +55,10 @@ def import_file(
         st.settings().require_urls()
         st.settings().require_key()
     store = st.store()
-    result = importer.import_payments(store, file, input_format_name=input_format, skip_invalid=skip_invalid)
+    ignored = [c for c in (ignore_columns or "").split(",") if c.strip()]
+    result = importer.import_payments(
+        store, file, input_format_name=input_format, skip_invalid=skip_invalid, ignore_columns=ignored
+    )
     _report(st, result, skip_invalid)
     codes: set[ExitCode] = {result.exit_code}
     lines = importer.imported_json_lines(store, result, chosen or RECORD_KEYS) if out_fmt == "jsonl" else None

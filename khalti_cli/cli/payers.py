@@ -124,8 +124,10 @@ def show(ctx: typer.Context, reference: str = typer.Argument(...), fmt: str | No
         _show_table(record, st.stdout_color())
     elif fmt in ("json", "jsonl"):
         write_records([record], fmt, single=True, color=False)
-    else:  # tsv/csv: the payments, one a line (the totals are in json)
-        write_records(record["payments"], fmt)
+    else:  # tsv/csv: the payments, one a line, under a header even when there are none (totals: json)
+        from khalti_cli.services.records import RECORD_KEYS
+
+        write_records(record["payments"], fmt, columns=RECORD_KEYS)
 
 
 PAYER_KEYS = ("reference", "name", "group", "phone", "email", "updated_at")

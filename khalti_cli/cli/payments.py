@@ -42,6 +42,9 @@ def create(
     from khalti_cli.services import payments
 
     fmt = check_format(fmt)
+    for flag, given in (("--open", open_browser), ("--qr", qr)):
+        if given and not do_initiate:  # like import --slips: nothing to open or draw without a link
+            raise typer.BadParameter(f"{flag} needs --initiate (it shows the payment link).", param_hint=flag)
     st = state(ctx)
     if do_initiate:  # check the set-up first: nothing is recorded without it, and exit 4 outranks 3
         st.settings().require_urls()
@@ -183,6 +186,8 @@ def lookup(
                 codes.add(error.exit_code)
             if any(c.went_to_review for c in result.changes):
                 codes.add(ExitCode.REVIEW)
+            if result.errors and not result.changes:
+                continue  # Khalti gave no answer: the stored status is old news, not a result
             if out_fmt is None:
                 _print(f"{result.order_id}\t{result.status}")
                 continue

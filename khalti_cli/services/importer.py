@@ -16,6 +16,7 @@ initiate is never retried once it may have been sent).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import secrets
@@ -61,6 +62,10 @@ class Columns:
     known: tuple[str, ...]
     required: tuple[str, ...]
     aliases: Mapping[str, str] = field(default_factory=dict)
+    ignored: frozenset[str] = frozenset()  # --ignore-columns: a spreadsheet's own columns, e.g. "Roll No"
+
+    def ignoring(self, names: Sequence[str]) -> Columns:
+        return dataclasses.replace(self, ignored=frozenset(self.name(n) for n in names if n.strip()))
 
     def name(self, raw: str) -> str:
         key = raw.strip().lower().replace(" ", "_").replace("-", "_")
@@ -124,13 +129,13 @@ def read_rows(stream: TextIO, fmt: str, columns: Columns) -> Iterator[tuple[int,
 
 def _check_header(raw: list[str], columns: Columns) -> list[str]:
     names = [columns.name(h) for h in raw]
-    unknown = [raw[i].strip() for i, n in enumerate(names) if n not in columns.known]
+    unknown = [raw[i].strip() for i, n in enumerate(names) if n not in columns.known and n not in columns.ignored]
     if unknown:
         shown = ", ".join(repr(u) for u in unknown)
         raise InvalidInput(
             f"The header has column(s) {shown} that khalti does not know. The columns are: "
             f"{', '.join(columns.known)} ({' and '.join(columns.required)} required). Rename or remove "
-            "them; nothing was imported."
+            f"them, or leave them out with --ignore-columns {','.join(unknown)!r}; nothing was imported."
         )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -169,9 +174,10 @@ def _csv_rows(stream: TextIO, columns: Columns) -> Iterator[tuple[int, Fields | 
                         ),
                     )
                     continue
-            fields: Fields = dict.fromkeys(names)
+            fields: Fields = dict.fromkeys(n for n in names if n not in columns.ignored)
             for name, value in zip(names, cells, strict=False):
-                fields[name] = value
+                if name not in columns.ignored:
+                    fields[name] = value
             yield line, fields
     except csv.Error as exc:
         raise InvalidInput(
@@ -195,6 +201,8 @@ def _jsonl_rows(stream: TextIO, columns: Columns) -> Iterator[tuple[int, Fields 
         bad: BadRow | None = None
         for key, value in obj.items():
             name = columns.name(str(key))
+            if name in columns.ignored:
+                continue
             if name not in columns.known:
                 bad = BadRow(
                     line, str(key), f"khalti does not know this column; the columns are {', '.join(columns.known)}."
@@ -258,7 +266,12 @@ _Candidate = tuple[int, tuple[Any, ...], int]
 
 
 def import_payments(
-    store: Store, path: str, *, input_format_name: str | None = None, skip_invalid: bool = False
+    store: Store,
+    path: str,
+    *,
+    input_format_name: str | None = None,
+    skip_invalid: bool = False,
+    ignore_columns: Sequence[str] = (),
 ) -> ImportResult:
     """Check every row, then store the good ones in one transaction (all of them, or with skip_invalid
     the good ones even if some are bad). Raises InvalidInput for a problem with the file itself."""
@@ -269,7 +282,7 @@ def import_payments(
     given: dict[str, int] = {}  # order id -> line it is on
     payers: dict[str, dict[str, Any] | None] = {}
     with open_source(path) as stream:
-        for line, item in read_rows(stream, fmt, PAYMENT_COLUMNS):
+        for line, item in read_rows(stream, fmt, PAYMENT_COLUMNS.ignoring(ignore_columns)):
             result.rows += 1
             if isinstance(item, BadRow):
                 result.bad.append(item)
