@@ -64,7 +64,7 @@ def list_payments(
         if lines is not None:
             _write_lines(lines)
             return
-    from khalti_cli.services.payments import list_records
+    from khalti_cli.services.listing import list_records
 
     rows = list_records(st.store(), flt)
     write_records(rows, fmt, columns=chosen, color=st.stdout_color())

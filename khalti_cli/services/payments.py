@@ -352,11 +352,6 @@ def lookup_many(
 # --- reading ----------------------------------------------------------------------------------
 
 
-def list_records(store: Store, flt: q.PaymentFilter = q.PaymentFilter()) -> Iterator[dict[str, Any]]:
-    for row in q.list_payments(store, flt):
-        yield payment_record(row)
-
-
 def show(store: Store, order_id: str) -> dict[str, Any]:
     row = find_payment(store, validate.order_id(order_id))
     record = payment_record(row)
