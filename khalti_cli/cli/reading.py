@@ -34,10 +34,11 @@ def list_payments(
 ) -> None:
     """List payments, newest first."""
     from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
-    from khalti_cli.statuses import STATUSES
 
     fmt = resolve_format(check_format(fmt))
     for s in status:
+        from khalti_cli.statuses import STATUSES  # only when asked: its dataclasses cost start-up
+
         if s not in STATUSES:
             raise typer.BadParameter(f"{s!r} is not a status; use one of {', '.join(STATUSES)}.", param_hint="--status")
     chosen = _columns(columns, RECORD_KEYS)
