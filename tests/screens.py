@@ -83,7 +83,8 @@ class Screen:
 @contextmanager
 def tmux_screen(env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> Iterator[Screen]:
     tmux = require_binary("tmux", "tmux")
-    full = {k: v for k, v in os.environ.items() if k not in drop}
+    # The pane's own size decides the layout: no COLUMNS/LINES from the environment the tests run in.
+    full = {k: v for k, v in os.environ.items() if k not in (*drop, "COLUMNS", "LINES")}
     full.update(env or {})
     full.setdefault("LANG", "C.UTF-8")
     full["LC_ALL"] = "C.UTF-8"
@@ -142,6 +143,8 @@ def aligned(lines: list[str], header_index: int, labels: list[str], right: tuple
     header's cell (or end at it, for right-aligned ones) with a space before it. Continuation lines of a
     wrapped cell (first cell blank) are skipped; returns the offending lines."""
     header = lines[header_index]
+    if not all(label in header for label in labels):
+        return [f"no header {labels} in:", *lines]
     starts = column_starts(header, labels)
     ends = [s + len(lb) for s, lb in zip(starts, labels, strict=True)]
     bad: list[str] = []
