@@ -53,11 +53,13 @@ class Screen:
                 screen = self._tmux("capture-pane", "-p", "-S", "-", "-t", name)
                 if END in screen:
                     return screen.replace(END, "").splitlines()
-                if keys and not sent:
-                    time.sleep(1.0)
-                    self.before_keys = self._tmux("capture-pane", "-p", "-t", name).splitlines()
-                    self._tmux("send-keys", "-t", name, *keys)
-                    sent = True
+                if keys and not sent:  # the keys go when the program waits for one (less shows its prompt)
+                    shown = self._tmux("capture-pane", "-p", "-t", name).splitlines()
+                    last = [line for line in shown if line.strip()][-1:]
+                    if last and last[0].startswith(":"):
+                        self.before_keys = shown
+                        self._tmux("send-keys", "-t", name, *keys)
+                        sent = True
                 time.sleep(0.1)
             raise AssertionError(f"khalti {args} did not finish in tmux:\n{screen}")
         finally:
