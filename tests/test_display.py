@@ -117,3 +117,17 @@ def test_terminal_qr_scans_on_light_and_dark_themes(cli: Cli, configured: Sandbo
         image = render_image(screen, theme)
         found = [r.text for r in zxingcpp.read_barcodes(image, try_invert=False)]
         assert found == [url], theme
+
+
+def test_create_initiate_on_a_terminal_shows_the_order_id_and_link(cli: Cli, configured: SandboxServer) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(COLUMNS="80", LINES="24", NO_COLOR="1")
+    args = ["create", "--amount", "1500", "--name", "Tuition", "--order-id", "C-1", "--initiate"]
+    code, screen = run_on_terminal(args, env)
+    assert code == 0, screen
+    url = cli("show", "C-1", "--format", "json").json()["payment_url"]
+    lines = screen.replace("\r", "").splitlines()
+    assert any(re.fullmatch(r"order id\s+C-1\s*", line) for line in lines)
+    assert any(re.fullmatch(rf"payment link\s+{re.escape(url)}\s*", line) for line in lines)  # whole, one line
+    piped = cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "C-2", "--initiate")
+    assert piped.stdout.count("\n") == 1 and piped.stdout.startswith("http")  # a pipe: just the URL
