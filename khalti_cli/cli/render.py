@@ -87,12 +87,17 @@ def human(key: str, record: dict[str, Any]) -> str:
 
 
 def make_console(stream: TextIO, color: bool, *, width: int | None = None) -> Any:
+    """A console measuring text as terminals draw it; with `width`, one writing for a terminal of that
+    width into a buffer (for the pager), in colour when `color`."""
     from rich.console import Console
 
     from khalti_cli.termwidth import use_terminal_widths
 
     use_terminal_widths()
-    return Console(file=stream, no_color=not color, highlight=False, soft_wrap=False, width=width)
+    terminal = True if width is not None and color else None
+    return Console(
+        file=stream, no_color=not color, highlight=False, soft_wrap=False, width=width, force_terminal=terminal
+    )
 
 
 def write_table(rows: Sequence[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
@@ -194,30 +199,24 @@ def style(key: str, record: dict[str, Any], color: bool) -> str:
 
 def emit(renderable: Any, out: TextIO, color: bool, *, footer: str | None = None) -> None:
     """Print to `out`; on a terminal, text longer than the screen goes through the pager."""
+    from rich.text import Text
+
     if not _is_terminal(out) or pager_command() is None:
         console = make_console(out, color)
         console.print(renderable)
         if footer:
-            console.print(footer)
+            console.print(Text(footer))
         return
     size = shutil.get_terminal_size()
     buffer = io.StringIO()
     console = make_console(buffer, color, width=size.columns)
-    if color:
-        console = _colour_console(buffer, size.columns)
     console.print(renderable)
     if footer:
-        console.print(footer)
+        console.print(Text(footer))
     text = buffer.getvalue()
     if text.count("\n") < size.lines - 1 or not page(text):
         out.write(text)
         out.flush()
-
-
-def _colour_console(buffer: io.StringIO, width: int) -> Any:
-    from rich.console import Console
-
-    return Console(file=buffer, force_terminal=True, highlight=False, soft_wrap=False, width=width)
 
 
 def pager_command() -> list[str] | None:
