@@ -82,8 +82,4 @@ for module in (
 
 
 def main() -> None:
-    from typer.main import get_command
-
-    from khalti_cli.cli.helptext import polish
-
-    polish(get_command(app))(prog_name="khalti")
+    app(prog_name="khalti")

@@ -17,6 +17,12 @@ def _verbose(ctx: Any) -> bool:
 
 
 class KhaltiGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from khalti_cli.cli.helptext import polish
+
+        super().__init__(*args, **kwargs)
+        polish(self)  # metavars, examples, --excel and completions on every command, however it is run
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
