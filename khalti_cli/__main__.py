@@ -1,3 +1,3 @@
-from khalti_cli.cli.app import main
+from khalti_cli.cli.entry import main
 
 main()

@@ -285,14 +285,3 @@ def for_people(day: date, *, both: bool = True) -> str:
     if shown is None:
         return day.isoformat()
     return f"{shown} ({day.isoformat()})" if both else shown
-
-
-def stamp_for_people(stamp: str | None, *, both: bool = False) -> str:
-    """A stored timestamp as a table cell: BS day and local time (or AD with KHALTI_CALENDAR=ad)."""
-    if not stamp:
-        return ""
-    try:
-        moment = datetime.fromisoformat(stamp).astimezone()
-    except ValueError:
-        return stamp
-    return f"{for_people(moment.date(), both=both)} {moment:%H:%M}"

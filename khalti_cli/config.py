@@ -12,8 +12,6 @@ import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -78,9 +76,12 @@ class Settings:
     def require_key(self) -> str:
         """The key for a call to Khalti, after the production safety check."""
         if self.secret_key is None or not self.secret_key.reveal().strip():
+            where = f"the env file {self.env_file}" if self.env_file else "a .env file in this folder (none found)"
             raise ConfigError(
-                "No Khalti secret key is set. Put KHALTI_SECRET_KEY=<your live secret key> in the .env file "
-                "or the environment (for the sandbox, the key from test-admin.khalti.com)."
+                f"No Khalti secret key is set. Put KHALTI_SECRET_KEY=<your secret key> in {where} or the "
+                "environment (for Khalti's sandbox, the key from test-admin.khalti.com). To try khalti without "
+                "Khalti, run a local sandbox in another terminal: khalti sandbox, then set "
+                "KHALTI_BASE_URL=http://127.0.0.1:8765 and KHALTI_SECRET_KEY=test."
             )
         check_key_shape(self.secret_key)
         check_base_url_safe(self.env, self.base_url)
@@ -127,6 +128,8 @@ def _bad_base_url(value: str, why: str) -> ConfigError:
 
 
 def _check_host(value: str, host: str) -> None:
+    from ipaddress import IPv4Address, IPv6Address  # only here: start-up time
+
     if host.startswith("[") and host.endswith("]"):
         try:
             IPv6Address(host[1:-1])
@@ -225,6 +228,8 @@ def parse_timeout(text: str | None) -> int:
     """KHALTI_TIMEOUT in seconds (decimals allowed) -> milliseconds: the deadline of one whole request."""
     if text is None:
         return 15000
+    from decimal import Decimal, InvalidOperation  # only here: about 10 ms of start-up otherwise
+
     shown = printable(text)[:40]
     try:
         seconds = Decimal(text.strip())

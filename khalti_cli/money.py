@@ -13,7 +13,7 @@ MAX_PAISA = 10**13  # Rs 100 billion: far above any fee, keeps SQLite integers a
 _PLAIN = r"\d+"
 _GROUPED = r"\d{1,3}(?:,\d{2})*,\d{3}|\d{1,3}(?:,\d{3})+"
 # Staff may type Devanagari digits (१५००); they mean the same rupees.
-_DEVANAGARI = str.maketrans("०१२३४५६७८९", "0123456789")
+DEVANAGARI_DIGITS = _DEVANAGARI = str.maketrans("०१२३४५६७८९", "0123456789")
 _AMOUNT = re.compile(rf"^(?P<int>{_PLAIN}|{_GROUPED})(?:\.(?P<frac>\d*))?$")
 
 
@@ -65,7 +65,20 @@ def format_paisa(paisa: int) -> str:
 
 
 def format_rupees(paisa: int) -> str:
-    """150050 -> "Rs 1,500.50" for people."""
+    """15000000 -> "Rs 1,50,000.00": for people, grouped as Nepal groups (lakh, crore)."""
     sign = "-" if paisa < 0 else ""
     rupees, rest = divmod(abs(paisa), 100)
-    return f"{sign}Rs {rupees:,}.{rest:02d}"
+    return f"{sign}Rs {group_nepali(rupees)}.{rest:02d}"
+
+
+def group_nepali(number: int) -> str:
+    """1500000 -> "15,00,000": the last three digits, then groups of two (lakh, crore)."""
+    digits = str(number)
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    groups: list[str] = []
+    while len(head) > 2:
+        groups.insert(0, head[-2:])
+        head = head[:-2]
+    return ",".join([head, *groups, tail])

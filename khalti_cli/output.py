@@ -1,19 +1,22 @@
 """Rendering records: table (people), tsv, csv, json, jsonl (pipelines). stdout carries only data.
 
+Tables for people are drawn by khalti_cli.cli.render (widths, local times, Rs 1,50,000.00, the pager).
+
 JSON never goes through rich (no wrapping, no highlighting); table cells are rich Text, never markup, so
 brackets in names survive. CSV cells that a spreadsheet would run as formulas are written as text.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 FORMATS = ("table", "tsv", "csv", "json", "jsonl")
+# --excel (every command with --format): CSV as Excel on Windows opens it, Devanagari intact: a UTF-8 byte
+# order mark first, CRLF line ends (csv always has them). Set per run by the option's callback.
+EXCEL = False
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -46,6 +49,8 @@ def printable(text: str, *, newlines: bool = False) -> str:
 
 
 def resolve_format(fmt: str | None, stdout: TextIO | None = None) -> str:
+    if EXCEL:
+        return "csv"
     if fmt:
         return fmt
     stream = stdout or sys.stdout
@@ -65,6 +70,8 @@ def cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
+        import json
+
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 
@@ -81,6 +88,8 @@ def csv_cell(value: Any) -> str:
 
 
 def dumps(record: Any) -> str:
+    import json
+
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -96,6 +105,8 @@ def write_records(
 ) -> int:
     """Write records in one format; returns how many were written. jsonl/tsv/csv stream row by row; with
     `flush`, each row reaches stdout as it is written (results that arrive one by one, like links)."""
+    import json
+
     out = out or sys.stdout
     rows = iter(records)
     count = 0
@@ -118,7 +129,7 @@ def write_records(
     elif fmt in ("tsv", "csv"):
         count = _write_delimited(rows, fmt, out, columns, flush)
     elif fmt == "table":
-        count = _write_table(list(rows), out, columns, color)
+        count = _write_table(list(rows), out, columns, color, single)
     else:  # the CLI validates formats; this guards the service callers
         raise ValueError(f"unknown format {fmt!r}")
     return count
@@ -135,6 +146,8 @@ def _header(first: dict[str, Any], columns: Sequence[str] | None) -> list[str]:
 def _write_delimited(
     rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, columns: Sequence[str] | None, flush: bool = False
 ) -> int:
+    if fmt == "csv" and EXCEL:
+        out.write("\ufeff")
     first = next(rows, None)
     if first is None:
         if columns:
@@ -160,64 +173,25 @@ def _delimited_line(out: TextIO, fmt: str, values: list[Any], *, header: bool) -
     if fmt == "tsv":
         out.write("\t".join(tsv_cell(v) for v in values) + "\n")
     else:
+        import csv
+
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([cell(v) if header else csv_cell(v) for v in values])
 
 
 def make_console(stream: TextIO, color: bool) -> Any:
-    from rich.console import Console
+    """A rich console that measures text as terminals draw it (see khalti_cli.cli.render)."""
+    from khalti_cli.cli.render import make_console as console
 
-    return Console(file=stream, no_color=not color, highlight=False, soft_wrap=False)
-
-
-def _write_table(rows: list[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
-    from rich.table import Table
-    from rich.text import Text
-
-    console = make_console(out, color)
-    if not rows:
-        console.print(Text("No records."))
-        return 0
-    keys = _header(rows[0], columns)
-    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
-    for key in keys:
-        table.add_column(
-            key,
-            overflow="fold",
-            no_wrap=key in ("order_id", "amount", "status"),
-            justify="right" if key == "amount" else "left",
-        )
-    for record in rows:
-        table.add_row(*(Text(_table_cell(k, record.get(k)), style=_style(k, record, color)) for k in keys))
-    console.print(table)
-    return len(rows)
+    return console(stream, color)
 
 
-# Timestamps people read in a table: the BS day and local time (Gregorian with KHALTI_CALENDAR=ad).
-TIME_KEYS = frozenset(("at", "created_at", "updated_at", "checked_at", "expires_at", "paid_at", "receipt_printed_at"))
+def _write_table(
+    rows: list[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool, single: bool
+) -> int:
+    from khalti_cli.cli import render
 
-
-def _table_cell(key: str, value: Any) -> str:
-    if key in TIME_KEYS and isinstance(value, str):
-        from khalti_cli.calendar import stamp_for_people
-
-        return stamp_for_people(value)
-    return cell(value)
-
-
-_STATUS_STYLE = {
-    "completed": "green",
-    "review": "bold red",
-    "failed": "red",
-    "pending": "yellow",
-    "expired": "dim",
-    "canceled": "dim",
-    "refunded": "magenta",
-    "partially_refunded": "magenta",
-}
-
-
-def _style(key: str, record: dict[str, Any], color: bool) -> str:
-    if not color or key != "status":
-        return ""
-    return _STATUS_STYLE.get(str(record.get("status")), "")
+    if single and len(rows) == 1:  # one record is a record: a key/value view, not a one-row table
+        render.write_record(rows[0], out, color, keys=columns)
+        return 1
+    return render.write_table(rows, out, columns, color)

@@ -286,7 +286,7 @@ def test_priority_3_over_5_and_75(cli: Cli, configured: SandboxServer) -> None:
     fault(configured, {"status": 503, "count": 4})
     run = cli("lookup", "A", "B", "C")
     assert run.exit_code == 3, run
-    assert run.stdout == "A\treview\nB\tinitiated\nC\tinitiated\n"
+    assert run.stdout == "A\treview\n"  # B and C got no answer: nothing printed for them
 
 
 def test_priority_3_over_75_on_initiate(cli: Cli, configured: SandboxServer) -> None:
@@ -315,7 +315,7 @@ def test_priority_5_over_75(cli: Cli, configured: SandboxServer) -> None:
     fault(configured, {"status": 503, "count": 4})
     run = cli("lookup", "A", "B")
     assert run.exit_code == 5
-    assert run.stdout == "A\treview\nB\tinitiated\n"
+    assert run.stdout == "A\treview\n"
 
 
 def test_priority_5_over_75_on_reconcile(cli: Cli, configured: SandboxServer) -> None:
@@ -440,7 +440,7 @@ def test_every_format(cli: Cli) -> None:
     rows = list(csv.DictReader(io.StringIO(cli("list", "--format", "csv").stdout)))
     assert [(r["order_id"], r["amount"]) for r in rows] == [("B", "2000.00"), ("A", "1500.50")]
     table = cli("list", "--format", "table", env={"COLUMNS": "200"}).stdout
-    assert "order_id" in table and "Grade 5 tuition" in table and "1500.50" in table
+    assert "order id" in table and "Grade 5 tuition" in table and "Rs 1,500.50" in table
     assert ANSI not in table
     shown = cli("show", "A", "--format", "json").json()
     assert isinstance(shown, dict) and shown["order_id"] == "A"
@@ -557,7 +557,7 @@ def test_no_color(cli: Cli) -> None:
         (["show", "A"], {"NO_COLOR": "1"}),
     ):
         code, plain = run_on_terminal(args, {**env, **extra})
-        assert code == 0 and "order_id" in plain
+        assert code == 0 and "order id" in plain
         assert ANSI not in plain, (args, extra)
 
 
@@ -585,7 +585,8 @@ def test_startup_does_not_import_heavy_modules(args: list[str]) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    assert "typer" in imported  # the import log is there...
+    assert "khalti_cli" in imported  # the import log is there...
+    assert ("typer" in imported) == (args != ["--version"])  # --version answers before typer loads
     for heavy in ("httpx", "sqlite_utils", "dotenv", "segno", "rich.table", "rich.progress"):
         assert heavy not in imported, heavy
 

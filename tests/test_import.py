@@ -52,7 +52,7 @@ def test_csv_with_quotes_commas_and_nepali(cli: Cli, isolated: Path) -> None:
     assert "imported 3 payment(s)" in run.stderr
     history = events(isolated / "khalti.db", "F-1")
     assert [(e["kind"], e["to_status"]) for e in history] == [("created", "created")]
-    assert "Rs 1500.50" in history[0]["message"] and "fees.csv" in history[0]["message"]
+    assert "Rs 1,500.50" in history[0]["message"] and "fees.csv" in history[0]["message"]
     check_invariants(isolated / "khalti.db")
 
 

@@ -179,6 +179,7 @@ def test_confirmation_on_a_terminal(cli: Cli, configured: SandboxServer, isolate
         ["refund", "R-8", "--amount", "500", "--format", "json"], answer, dict(os.environ)
     )
     assert "Sita Sharma" in terminal and "Rs 500.00 of Rs 2,000.00" in terminal and "R-8" in terminal
+    assert all(len(line) <= 80 for line in terminal.replace("\r", "").splitlines())  # fits an 80-column terminal
     assert code == 0, terminal
     if answer == b"y\n":
         assert sandbox_payment(configured, pidx)["refunded_amount"] == 50000

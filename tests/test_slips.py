@@ -4,10 +4,13 @@ Devanagari font; refused for a payment without a live link; ids from stdin; writ
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
 from conftest import Cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
 from khalti_cli.sandbox import SandboxServer
@@ -121,3 +124,48 @@ def test_slip_files_are_private(cli: Cli, configured: SandboxServer, tmp_path: P
     run = cli("slips", "PRIV-S", "--out", str(tmp_path / "slips"))
     assert run.exit_code == 0, run.stderr
     assert (tmp_path / "slips" / "PRIV-S.png").stat().st_mode & 0o777 == 0o600
+
+
+def test_many_slips_are_drawn_in_parallel_each_with_its_own_link(
+    cli: Cli, configured: SandboxServer, isolated: Path, run_khalti: Any
+) -> None:
+    """Enough slips for the worker processes (the installed khalti): every file carries its own link."""
+    rows = "".join(f"M-{i},{1500 + i},Tuition {i},Payer {i}\n" for i in range(slips.PARALLEL_FROM + 2))
+    (isolated / "many.csv").write_text("order_id,amount,name,customer_name\n" + rows, encoding="utf-8")
+    made = cli("import", "many.csv", "--initiate", "--format", "jsonl")
+    assert made.exit_code == 0, made.stderr
+    urls = {r["order_id"]: r["payment_url"] for r in made.jsonl()}
+    run = run_khalti("slips", "-", "--out", "many", input="".join(f"{oid}\n" for oid in urls))
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.split() == [f"many/{oid}.png" for oid in urls]
+    for oid, url in urls.items():
+        assert decode_qr(isolated / "many" / f"{oid}.png") == [url]
+
+
+WORDS = st.lists(
+    st.sampled_from(["कक्षा", "१०", "शुल्क,", "मंसिर", "Grade", "tuition", "and", "वार्षिक", "परीक्षा", "x" * 60, " "]),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(words=WORDS, most=st.integers(1, 3))
+def test_a_long_fee_name_wraps_then_ends_with_an_ellipsis(words: list[str], most: int) -> None:
+    """Every line fits; spaces never double; text is never dropped without a "…" saying so."""
+    from PIL import Image, ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("RGB", (10, 10)))
+    font = slips._font(slips.VALUE_SIZE, bold=True)
+    width = slips.WIDTH - 2 * slips.MARGIN
+    text = " ".join(words)
+    lines = slips.fit_lines(draw, text, font, width, most)
+    assert 1 <= len(lines) <= most
+    assert all(draw.textlength(line, font=font) <= width for line in lines)
+    assert not any("  " in line for line in lines)
+    shown = "".join(line.removesuffix("…") for line in lines).replace(" ", "")
+    whole = "".join(text.split())
+    if lines[-1].endswith("…"):
+        assert whole.startswith(shown) and len(shown) < len(whole)
+    else:
+        assert shown == whole

@@ -7,6 +7,7 @@ import typer
 from khalti_cli import __version__
 from khalti_cli.cli import (
     backup,
+    completion,
     corrections,
     demo,
     importing,
@@ -83,6 +84,7 @@ for module in (
     backup,
     restore,
     school,
+    completion,
 ):
     module.register(app)
 

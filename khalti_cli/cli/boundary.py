@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
-import traceback
 from typing import Any
 
 import typer
@@ -19,6 +17,12 @@ def _verbose(ctx: Any) -> bool:
 
 
 class KhaltiGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from khalti_cli.cli.helptext import polish
+
+        super().__init__(*args, **kwargs)
+        polish(self)  # metavars, examples, --excel and completions on every command, however it is run
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -30,7 +34,7 @@ class KhaltiGroup(TyperGroup):
         except KeyboardInterrupt:
             _error("Interrupted.")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except sqlite3.Error as exc:
+        except _sqlite_error() as exc:
             from khalti_cli.store.db import translate
 
             obj = getattr(ctx.find_root(), "obj", None)
@@ -54,12 +58,20 @@ class KhaltiGroup(TyperGroup):
                 )
                 raise typer.Exit(int(ExitCode.INVALID)) from None
             if _verbose(ctx):
+                import traceback
+
                 traceback.print_exc(file=sys.stderr)
             _error(
                 f"khalti hit an unexpected problem ({exc.__class__.__name__}). Run the same command with -v "
                 "to see the details, and report them."
             )
             raise typer.Exit(int(ExitCode.BUG)) from None
+
+
+def _sqlite_error() -> type[Exception] | tuple[()]:
+    """sqlite3.Error once something has imported sqlite3 (nothing else can raise it); () before."""
+    module = sys.modules.get("sqlite3")
+    return module.Error if module is not None else ()
 
 
 def _is_click_error(exc: Exception) -> bool:

@@ -34,6 +34,9 @@ def import_file(
     slips: str | None = typer.Option(None, "--slips", help="With --initiate: write a fee slip PNG per payment here."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=32, help="With --initiate: links made at once."),
     columns: str | None = typer.Option(None, "--columns", help="Comma-separated record keys to show, in order."),
+    ignore_columns: str | None = typer.Option(
+        None, "--ignore-columns", help="Comma-separated columns of the file to leave out, e.g. 'Roll No,Section'."
+    ),
     fmt: str | None = FormatOption,
 ) -> None:
     """Record one payment per row: amount and name, optionally order_id, customer_name, customer_email,
@@ -45,7 +48,7 @@ def import_file(
     out_fmt = resolve_format(check_format(fmt))
     chosen = _columns(columns, RECORD_KEYS)
     if chosen is None and out_fmt == "table":
-        chosen = [*TABLE_COLUMNS[:4], "customer_name", "payer"] + (["payment_url"] if do_initiate else [])
+        chosen = [*TABLE_COLUMNS[:5]] + (["payment_url"] if do_initiate else [])
     if slips and not do_initiate:
         raise typer.BadParameter("--slips needs --initiate (a slip carries the payment link).", param_hint="--slips")
     st = state(ctx)
@@ -53,8 +56,14 @@ def import_file(
         st.settings().require_urls()
         st.settings().require_key()
     store = st.store()
+    ignored = [c for c in (ignore_columns or "").split(",") if c.strip()]
     result = importer.import_payments(
-        store, file, input_format_name=input_format, skip_invalid=skip_invalid, file_names=bool(slips)
+        store,
+        file,
+        input_format_name=input_format,
+        skip_invalid=skip_invalid,
+        file_names=bool(slips),
+        ignore_columns=ignored,
     )
     _report(st, result, skip_invalid)
     codes: set[ExitCode] = {result.exit_code}

@@ -139,32 +139,35 @@ def show(ctx: typer.Context, reference: str = typer.Argument(...), fmt: str | No
         _show_table(record, st.stdout_color())
     elif fmt in ("json", "jsonl"):
         write_records([record], fmt, single=True, color=False)
-    else:  # tsv/csv: the payments, one a line (the totals are in json)
-        write_records(record["payments"], fmt)
+    else:  # tsv/csv: the payments, one a line, under a header even when there are none (totals: json)
+        from khalti_cli.services.records import RECORD_KEYS
+
+        write_records(record["payments"], fmt, columns=RECORD_KEYS)
+
+
+PAYER_KEYS = ("reference", "name", "group", "phone", "email", "updated_at")
 
 
 def _show_table(record: dict[str, Any], color: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from khalti_cli.cli.render import record_view
     from khalti_cli.money import format_rupees
-    from khalti_cli.output import cell
 
     console = make_console(sys.stdout, color)
-    details = Table(show_header=False, box=None, pad_edge=False)
-    details.add_column(style="bold" if color else "")
-    details.add_column()
-    for key in ("reference", "name", "group", "phone", "email", "updated_at"):
-        details.add_row(Text(key), Text(cell(record[key])))
-    console.print(details)
+    console.print(record_view(record, color, keys=PAYER_KEYS))
     console.print(Text("\nPayments", style="bold" if color else ""))
-    write_records(
-        record["payments"],
-        "table",
-        out=sys.stdout,
-        columns=("order_id", "name", "amount", "status", "created_at"),
-        color=color,
-    )
+    if record["payments"]:
+        write_records(
+            record["payments"],
+            "table",
+            out=sys.stdout,
+            columns=("order_id", "name", "amount", "status", "created_at"),
+            color=color,
+        )
+    else:
+        console.print(Text("No payments yet."))
     t = record["totals"]
     console.print(Text("\nTotals", style="bold" if color else ""))
     totals = Table(show_header=False, box=None, pad_edge=False)

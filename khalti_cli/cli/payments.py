@@ -14,6 +14,8 @@ from khalti_cli.cli.state import AppState, state
 from khalti_cli.errors import ExitCode, KhaltiError, worst
 from khalti_cli.output import resolve_format, write_records
 
+CREATED_VIEW = ("order_id", "customer_name", "name", "amount", "status", "payment_url", "expires_at")
+
 
 def register(app: typer.Typer) -> None:
     app.command("create")(create)
@@ -42,6 +44,9 @@ def create(
     from khalti_cli.services import payments
 
     fmt = check_format(fmt)
+    for flag, given in (("--open", open_browser), ("--qr", qr)):
+        if given and not do_initiate:  # like import --slips: nothing to open or draw without a link
+            raise typer.BadParameter(f"{flag} needs --initiate (it shows the payment link).", param_hint=flag)
     st = state(ctx)
     if do_initiate:  # check the set-up first: nothing is recorded without it, and exit 4 outranks 3
         st.settings().require_urls()
@@ -68,7 +73,7 @@ def create(
             _print(record["order_id"])
         return
     results = payments.initiate_many(st.store(), st.settings(), st.gateway, [record["order_id"]])
-    _finish_initiate(st, results, fmt, open_browser, qr, single=True)
+    _finish_initiate(st, results, fmt, open_browser, qr, single=True, view=fmt is None and st.stdout_is_terminal())
 
 
 def initiate(
@@ -126,9 +131,11 @@ def _finish_initiate(
     single: bool,
     exit_now: bool = True,
     made: list[str] | None = None,
+    view: bool = False,
 ) -> ExitCode:
-    """Prints each result as it arrives (results come in input order); `made` collects the order ids
-    that got a link."""
+    """Prints each result as it arrives (results come in input order): URLs (a pipe's contract), records
+    with --format, or with `view` (a person at a terminal after create --initiate) the payment as a
+    key/value view with its order id and link. `made` collects the order ids that got a link."""
     codes: set[ExitCode] = set()
     pending = iter(results)
     first = next(pending, None)  # every id is checked before the first result: an error prints nothing
@@ -142,14 +149,16 @@ def _finish_initiate(
                 continue
             if made is not None and result.payment_url:
                 made.append(result.order_id)
-            if fmt is None:
+            if view:
+                write_records([result.record], "table", single=True, columns=CREATED_VIEW, color=st.stdout_color())
+            elif fmt is None:
                 _print(result.payment_url)
             yield result.record
             if qr:
                 from khalti_cli.qr import draw
 
                 sys.stderr.write(f"{result.order_id}: scan to pay\n")
-                draw(result.payment_url, sys.stderr)
+                draw(result.payment_url, sys.stderr, color=st.color)
             if open_browser:
                 import webbrowser
 
@@ -193,6 +202,8 @@ def lookup(
                     st.log(details.rstrip())
             if any(c.went_to_review for c in result.changes):
                 codes.add(ExitCode.REVIEW)
+            if result.errors and not result.changes:
+                continue  # Khalti gave no answer: the stored status is old news, not a result
             if out_fmt is None:
                 _print(f"{result.order_id}\t{result.status}")
                 continue

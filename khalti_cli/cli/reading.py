@@ -45,10 +45,11 @@ def list_payments(
 ) -> None:
     """List payments, newest first."""
     from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
-    from khalti_cli.statuses import STATUSES
 
     fmt = xlsx_format(fmt, out)
     for s in status:
+        from khalti_cli.statuses import STATUSES  # only when asked: its dataclasses cost start-up
+
         if s not in STATUSES:
             raise typer.BadParameter(f"{s!r} is not a status; use one of {', '.join(STATUSES)}.", param_hint="--status")
     chosen = _columns(columns, RECORD_KEYS)
@@ -75,7 +76,7 @@ def list_payments(
         if lines is not None:
             _write_lines(lines)
             return
-    from khalti_cli.services.payments import list_records
+    from khalti_cli.services.listing import list_records
 
     rows = list_records(st.store(), flt)
     if fmt == "xlsx":
@@ -147,24 +148,16 @@ def show(ctx: typer.Context, order_id: str = typer.Argument(...), fmt: str | Non
 
 
 def _show_table(record: dict[str, Any], color: bool) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    from khalti_cli.output import cell
+    from khalti_cli.cli.render import record_view
 
-    console = make_console(sys.stdout, color)
-    details = Table(show_header=False, box=None, pad_edge=False)
-    details.add_column(style="bold" if color else "")
-    details.add_column(overflow="fold")
-    for key, value in record.items():
-        if key not in ("links", "history"):
-            details.add_row(Text(key), Text(cell(value)))
-    console.print(details)
+    make_console(sys.stdout, color).print(record_view(record, color))
     for title, rows, cols in (
         ("Links", record["links"], ("pidx", "state", "khalti_status", "total_amount_paisa", "expires_at")),
         ("History", record["history"], EVENT_COLUMNS),
     ):
-        console.print(Text(f"\n{title}", style="bold" if color else ""))
+        make_console(sys.stdout, color).print(Text(f"\n{title}", style="bold" if color else ""))
         write_records(rows, "table", out=sys.stdout, columns=cols, color=color)
 
 

@@ -78,21 +78,46 @@ def describe(plan: RefundPlan) -> str:
     """The confirmation text: who paid, how much, what goes back."""
     paid = format_rupees(plan.paid_paisa)
     if plan.whole and plan.refunded_before == 0:
-        what = f"the whole {paid}"
+        what = [f"the whole {paid}"]
     elif plan.whole:
-        what = (
-            f"all that is left, {format_rupees(plan.amount_paisa)} (of {paid} paid; "
-            f"{format_rupees(plan.refunded_before)} refunded already)"
-        )
+        what = [
+            f"all that is left, {format_rupees(plan.amount_paisa)}",
+            f"(of {paid} paid; {format_rupees(plan.refunded_before)} refunded already)",
+        ]
     else:
-        what = f"{format_rupees(plan.amount_paisa)} of {paid} paid, leaving {format_rupees(plan.remaining_after)}"
-    lines = [
-        f"Payment:  {plan.order_id}  {plan.name}",
-        f"Payer:    {plan.payer or '(no name recorded)'}",
-        f"Paid:     {paid} ({plan.status}, Khalti transaction {plan.transaction_id})"
-        + (f" on link {plan.pidx}" if plan.by_link else ""),
-        f"Refund:   {what}",
+        what = [f"{format_rupees(plan.amount_paisa)} of {paid} paid,", f"leaving {format_rupees(plan.remaining_after)}"]
+    rows = [
+        ("Payment:", [plan.order_id, plan.name]),
+        ("Payer:", [plan.payer or "(no name recorded)"]),
+        (
+            "Paid:",
+            [f"{paid} ({plan.status})", f"Khalti transaction {plan.transaction_id}"]
+            + ([f"on link {plan.pidx}"] if plan.by_link else []),
+        ),
+        ("Refund:", what),
     ]
     if plan.mobile:
-        lines.append(f"To:       Khalti mobile {plan.mobile} (bank payment)")
+        rows.append(("To:", [f"Khalti mobile {plan.mobile} (bank payment)"]))
+    return "\n".join(_fit(label, parts) for label, parts in rows)
+
+
+CONFIRM_WIDTH = 80  # the terminal's confirmation fits the narrowest common terminal
+
+
+def _fit(label: str, parts: list[str]) -> str:
+    """`Label:   part` lines no wider than CONFIRM_WIDTH (in cells: Nepali names count as drawn)."""
+    import textwrap
+
+    from khalti_cli.termwidth import text_width
+
+    indent = " " * 10
+    lines: list[str] = []
+    for part in parts:
+        first = (label.ljust(10) if not lines else indent) + part
+        if text_width(first) <= CONFIRM_WIDTH:
+            lines.append(first)
+            continue
+        width = CONFIRM_WIDTH - 10 - (text_width(part) - len(part))  # leave room for wide characters
+        for piece in textwrap.wrap(part, max(20, width), break_on_hyphens=False):
+            lines.append((label.ljust(10) if not lines else indent) + piece)
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import typer
@@ -12,7 +12,9 @@ from khalti_cli.cli.options import ForceOption, XlsxFormatOption, XlsxOutOption,
 from khalti_cli.cli.state import AppState, state
 from khalti_cli.output import dumps, make_console, write_records
 
-BAR_WIDTH = 40
+BAR_WIDTH = 30
+CHART_LINES = 12  # more days with collections than this: by week, then by month
+EXPIRING_SHOWN = 8
 
 
 def register(app: typer.Typer) -> None:
@@ -81,13 +83,15 @@ def _bs_period(st: AppState, month: str | None, fiscal_year: str | None) -> tupl
 
 
 def _table(result: Any, color: bool) -> None:
+    """One screen: counts by status, the money, links expiring soon, and a chart of the days (or weeks,
+    or months) that had collections."""
     from rich.table import Table
     from rich.text import Text
 
     from khalti_cli.calendar import for_people, use_bs
     from khalti_cli.cli.books import books_tables
-    from khalti_cli.clock import parse
     from khalti_cli.money import format_rupees
+    from khalti_cli.times import local_clock
 
     console = make_console(sys.stdout, color)
     bold = "bold" if color else ""
@@ -129,8 +133,10 @@ def _table(result: Any, color: bool) -> None:
         Text(str(result.outside.count)),
         Text(format_rupees(result.outside.amount_paisa)),
     )
-    summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
     summary.add_row(Text("Refunds"), Text(""), Text(format_rupees(result.refunds_paisa)))
+    summary.add_row(Text("Net collected (all paid, less refunds)", style=bold), Text(""),
+                    Text(format_rupees(result.net_paisa), style=bold))  # fmt: skip
+    summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
     summary.add_row(
         Text("Open links expiring within an hour"),
         Text(str(expiring.count)),
@@ -138,21 +144,52 @@ def _table(result: Any, color: bool) -> None:
     )
     console.print()
     console.print(summary)
-    for p in result.expiring[:10]:
-        who = p["customer_name"] or p["payer"] or ""
-        at = parse(p["expires_at"]).astimezone()
-        console.print(Text(f"  {p['order_id']}  {who}  {format_rupees(p['amount_paisa'])}  expires {at:%H:%M}"))
-    if len(result.expiring) > 10:
-        console.print(Text(f"  ... and {len(result.expiring) - 10} more (khalti report --format json lists them)"))
+    if result.expiring:
+        soon = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1, 0, 2))
+        for _ in range(4):
+            soon.add_column(no_wrap=True)
+        soon.columns[2].justify = "right"
+        for p in result.expiring[:EXPIRING_SHOWN]:
+            who = p["customer_name"] or p["payer"] or ""
+            at = f"expires {local_clock(p['expires_at'])}"
+            soon.add_row(Text(p["order_id"]), Text(who), Text(format_rupees(p["amount_paisa"])), Text(at))
+        console.print(soon)
+        if len(result.expiring) > EXPIRING_SHOWN:
+            more = len(result.expiring) - EXPIRING_SHOWN
+            console.print(Text(f"  ... and {more} more (khalti report --format json lists them)"))
     books_tables(result, console, color)
-    if result.per_day:
-        console.print(Text("\nCollections per day" + (" (BS)" if use_bs() else ""), style=bold))
-        top = max(f.amount_paisa for _, f in result.per_day) or 1
-        for day, figure in result.per_day:
-            bar = "█" * round(BAR_WIDTH * figure.amount_paisa / top)
-            if figure.amount_paisa and not bar:
-                bar = "▏"
-            line = Text(f"{for_people(day, both=False)[5:]} ")
+    buckets = _buckets([(day, f) for day, f in result.per_day if f.amount_paisa])
+    if buckets:
+        unit = {1: "day", 7: "week", 31: "month"}[buckets[0][2]]
+        bs = " (BS)" if use_bs() else ""
+        console.print(Text(f"\nCollections per {unit}{bs} (days with none left out)", style=bold))
+        top = max(f.amount_paisa for _, f, _ in buckets) or 1
+        for start, figure, _ in buckets:
+            bar = "█" * round(BAR_WIDTH * figure.amount_paisa / top) or "▏"
+            shown = for_people(start, both=False)
+            heading = shown[:7] if unit == "month" else shown[5:]
+            line = Text(f"{heading:>7} ")
             line.append(bar.ljust(BAR_WIDTH), style="green" if color else "")
-            line.append(f" {format_rupees(figure.amount_paisa):>16}" + (f" ({figure.count})" if figure.count else ""))
+            line.append(f" {format_rupees(figure.amount_paisa):>16} ({figure.count})")
             console.print(line)
+
+
+def _buckets(days: list[tuple[date, Any]]) -> list[tuple[date, Any, int]]:
+    """Days with collections; by week (from Sunday) when more than CHART_LINES, by month beyond that."""
+    from khalti_cli.services.report import Figure
+
+    for size in (1, 7, 31):
+        grouped: dict[date, Any] = {}
+        for day, figure in days:
+            if size == 1:
+                start = day
+            elif size == 7:
+                start = day - timedelta(days=(day.weekday() + 1) % 7)
+            else:
+                start = day.replace(day=1)
+            total = grouped.setdefault(start, Figure())
+            total.count += figure.count
+            total.amount_paisa += figure.amount_paisa
+        if len(grouped) <= CHART_LINES or size == 31:
+            return [(start, figure, size) for start, figure in sorted(grouped.items())]
+    return []

@@ -31,6 +31,9 @@ class AppState:
     def color(self) -> bool:
         return not self.no_color and not os.environ.get("NO_COLOR") and _isatty(sys.stderr)
 
+    def stdout_is_terminal(self) -> bool:
+        return _isatty(sys.stdout)
+
     def stdout_color(self) -> bool:
         return not self.no_color and not os.environ.get("NO_COLOR") and _isatty(sys.stdout)
 

@@ -67,19 +67,44 @@ def centered(draw: Any, text: str, font: Any, y: int, fill: tuple[int, int, int]
     return int(bottom)
 
 
+ELLIPSIS = "…"
+
+
+def fit_lines(draw: Any, text: str, font: Any, width: int, most: int, *, by_char: bool = False) -> list[str]:
+    """At most `most` lines that fit `width`: broken at spaces (runs of spaces count as one), a word too
+    long for a line broken inside it, and when the text needs more lines the last one ends with "…"."""
+    text = " ".join(text.split())
+    lines = wrap(draw, text, font, width, by_char=by_char)
+    if len(lines) <= most:
+        return lines
+    kept = lines[:most]
+    last = kept[-1]
+    while last and draw.textlength(last + ELLIPSIS, font=font) > width:
+        last = last[:-1]
+    kept[-1] = last.rstrip(" ,;:-") + ELLIPSIS
+    return kept
+
+
 def wrap(draw: Any, text: str, font: Any, width: int, *, by_char: bool = False) -> list[str]:
-    """Lines that fit `width`: broken at spaces (or anywhere, for a URL)."""
+    """Lines that fit `width`: broken at spaces (or anywhere, for a URL or a word wider than a line)."""
     parts = list(text) if by_char else text.split(" ")
     glue = "" if by_char else " "
     lines: list[str] = []
     current = ""
     for part in parts:
         trial = current + glue + part if current else part
-        if current and draw.textlength(trial, font=font) > width:
-            lines.append(current)
-            current = part
-        else:
+        if draw.textlength(trial, font=font) <= width:
             current = trial
+            continue
+        if current:
+            lines.append(current)
+        current = part
+        while not by_char and len(current) > 1 and draw.textlength(current, font=font) > width:
+            cut = len(current) - 1
+            while cut > 1 and draw.textlength(current[:cut], font=font) > width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
     if current:
         lines.append(current)
     return lines or [""]
@@ -100,7 +125,7 @@ def labelled(
     for label, value in rows:
         draw.text((x, y), label, font=label_font, fill=MUTED)
         y += steps[0]
-        for text in wrap(draw, value, value_font, width)[:2]:
+        for text in fit_lines(draw, value, value_font, width, 2):
             draw.text((x, y), text, font=value_font, fill=INK)
             y += steps[1]
         y += steps[2]

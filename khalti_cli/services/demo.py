@@ -10,6 +10,7 @@ from typing import Any
 from khalti_cli.config import Secret, Settings
 from khalti_cli.money import format_rupees
 from khalti_cli.services import payments
+from khalti_cli.services.listing import list_records
 from khalti_cli.services.reconcile import Options, reconcile
 from khalti_cli.store import open_store
 
@@ -61,7 +62,7 @@ def run_demo(say: Callable[[str], None]) -> list[dict[str, Any]]:
                     server.state.complete(pidx, total_amount=result.record["amount_paisa"] - 25000)
             summary = reconcile(store, settings, Options(concurrency=4))
             say(f"Reconciled: {summary.line()}")
-            return list(payments.list_records(store))
+            return list(list_records(store))
         finally:
             client.close()
             store.close()

@@ -102,6 +102,7 @@ def import_payments(
     input_format_name: str | None = None,
     skip_invalid: bool = False,
     file_names: bool = False,
+    ignore_columns: Sequence[str] = (),
 ) -> ImportResult:
     """Check every row, then store the good ones in one transaction (all of them, or with skip_invalid
     the good ones even if some are bad). Raises InvalidInput for a problem with the file itself.
@@ -116,7 +117,7 @@ def import_payments(
     folded: dict[str, tuple[str, int]] = {}  # case-folded file name -> (order id, line)
     payers: dict[str, dict[str, Any] | None] = {}
     with open_source(path) as stream:
-        for line, item in read_rows(stream, fmt, PAYMENT_COLUMNS):
+        for line, item in read_rows(stream, fmt, PAYMENT_COLUMNS.ignoring(ignore_columns)):
             result.rows += 1
             if isinstance(item, BadRow):
                 result.bad.append(item)

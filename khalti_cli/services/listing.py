@@ -8,12 +8,20 @@ values; tests/test_pipelines.py compares them); keys it cannot make in SQL fall 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
+from khalti_cli.services.records import payment_record
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 from khalti_cli.store.queries import PaymentFilter
 
-__all__ = ["PaymentFilter", "list_json_lines"]
+__all__ = ["PaymentFilter", "list_json_lines", "list_records"]
+
+
+def list_records(store: Store, flt: q.PaymentFilter = q.PaymentFilter()) -> Iterator[dict[str, Any]]:
+    """The payments matching the filter as records, newest first."""
+    for row in q.list_payments(store, flt):
+        yield payment_record(row)
 
 
 def list_json_lines(store: Store, keys: Sequence[str], flt: q.PaymentFilter) -> Iterator[bytes] | None:

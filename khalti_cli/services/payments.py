@@ -28,6 +28,7 @@ from khalti_cli.services.records import event_record, link_record, load_heads, p
 from khalti_cli.statuses import NEEDS_FORCE, REINITIABLE
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import machine
 
 
 def initiate_grace(settings: Settings) -> timedelta:
@@ -299,7 +300,7 @@ def _store_link(store: Store, row: dict[str, Any], link_id: int, answer: Initiat
             "state": "open",
             "khalti_status": "Initiated",
             "payment_url": answer.payment_url,
-            "expires_at": answer.expires_at,
+            "expires_at": machine(answer.expires_at),  # Khalti's +05:45 -> our one convention (UTC)
             "initiate_response": q.dump_json(answer.raw),
             "updated_at": done,
         },
@@ -448,11 +449,6 @@ def lookup_many(
 
 
 # --- reading ----------------------------------------------------------------------------------
-
-
-def list_records(store: Store, flt: q.PaymentFilter = q.PaymentFilter()) -> Iterator[dict[str, Any]]:
-    for row in q.list_payments(store, flt):
-        yield payment_record(row)
 
 
 def show(store: Store, order_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from khalti_cli.calendar import bs_of_stamp
 from khalti_cli.money import format_paisa
+from khalti_cli.times import machine
 
 RECORD_KEYS = (
     "order_id",
@@ -45,7 +46,8 @@ RECORD_KEYS = (
     "created_at_bs",
     "paid_at_bs",
 )
-TABLE_COLUMNS = ("order_id", "name", "amount", "status", "reference", "expires_at", "updated_at")
+# What `list` shows on a terminal: who, for what, how much, where it stands, when (local time).
+TABLE_COLUMNS = ("order_id", "customer_name", "name", "amount", "status", "created_at")
 
 
 # KHALTI_PUBLIC_URL of this process (set once, when the settings are loaded): records carry
@@ -69,6 +71,7 @@ def pay_url_of(token: str | None) -> str | None:
 def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record = {key: row.get(key) for key in RECORD_KEYS}
     record["amount"] = format_paisa(row["amount_paisa"])
+    record["expires_at"] = machine(row.get("expires_at"))  # Khalti's +05:45, from databases made before
     record["refunded"] = bool(row.get("refunded"))
     record["refunded_paisa"] = row.get("refunded_paisa") or 0
     record["payer"] = row.get("payer_ref")
@@ -86,7 +89,7 @@ def link_record(row: dict[str, Any]) -> dict[str, Any]:
         "khalti_status": row.get("khalti_status"),
         "amount_paisa": row["amount_paisa"],
         "payment_url": row.get("payment_url"),
-        "expires_at": row.get("expires_at"),
+        "expires_at": machine(row.get("expires_at")),
         "transaction_id": row.get("transaction_id"),
         "total_amount_paisa": row.get("total_amount_paisa"),
         "fee_paisa": row.get("fee_paisa"),

@@ -74,6 +74,13 @@ class Report:
     books: Books = field(default_factory=lambda: Books("school"))
 
     @property
+    def net_paisa(self) -> int:
+        """What the school keeps: all that was paid (collected, and payments since refunded in full) less
+        the refunds."""
+        refunded = self.by_status.get("refunded", Figure()).amount_paisa
+        return self.collected.amount_paisa + refunded - self.refunds_paisa
+
+    @property
     def expiring_figure(self) -> Figure:
         return Figure(len(self.expiring), sum(int(p["amount_paisa"]) for p in self.expiring))
 
@@ -88,6 +95,7 @@ class Report:
             "collected_outside_khalti": self.outside.as_json(),
             "fees": {"amount": format_paisa(self.fees_paisa), "amount_paisa": self.fees_paisa},
             "refunds": {"amount": format_paisa(self.refunds_paisa), "amount_paisa": self.refunds_paisa},
+            "net_collected": {"amount": format_paisa(self.net_paisa), "amount_paisa": self.net_paisa},
             "expiring_within_hour": {**self.expiring_figure.as_json(), "payments": self.expiring},
             "per_day": [{"day": d.isoformat(), "day_bs": bs_iso(d), **f.as_json()} for d, f in self.per_day],
             "label": self.label,
@@ -117,6 +125,7 @@ class Report:
         yield row("total", "collected_outside_khalti", self.outside.count, self.outside.amount_paisa)
         yield row("total", "fees", None, self.fees_paisa)
         yield row("total", "refunds", None, self.refunds_paisa)
+        yield row("total", "net_collected", None, self.net_paisa)
         expiring = self.expiring_figure
         yield row("total", "expiring_within_hour", expiring.count, expiring.amount_paisa)
         for day, figure in self.per_day:

@@ -10,10 +10,11 @@ before anything is decided.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,10 @@ class Columns:
     known: tuple[str, ...]
     required: tuple[str, ...]
     aliases: Mapping[str, str] = field(default_factory=dict)
+    ignored: frozenset[str] = frozenset()  # --ignore-columns: a spreadsheet's own columns, e.g. "Roll No"
+
+    def ignoring(self, names: Sequence[str]) -> Columns:
+        return dataclasses.replace(self, ignored=frozenset(self.name(n) for n in names if n.strip()))
 
     def name(self, raw: str) -> str:
         key = raw.strip().lower().replace(" ", "_").replace("-", "_")
@@ -157,13 +162,13 @@ def read_rows(stream: TextIO, fmt: str, columns: Columns) -> Iterator[tuple[int,
 
 def _check_header(raw: list[str], columns: Columns) -> list[str]:
     names = [columns.name(h) for h in raw]
-    unknown = [raw[i].strip() for i, n in enumerate(names) if n not in columns.known]
+    unknown = [raw[i].strip() for i, n in enumerate(names) if n not in columns.known and n not in columns.ignored]
     if unknown:
         shown = ", ".join(repr(u) for u in unknown)
         raise InvalidInput(
             f"The header has column(s) {shown} that khalti does not know. The columns are: "
             f"{', '.join(columns.known)} ({' and '.join(columns.required)} required). Rename or remove "
-            "them; nothing was imported."
+            f"them, or leave them out with --ignore-columns {','.join(unknown)!r}; nothing was imported."
         )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -203,9 +208,10 @@ def _csv_rows(lines: Lines, columns: Columns) -> Iterator[tuple[int, Fields | Ba
                         ),
                     )
                     continue
-            fields: Fields = dict.fromkeys(names)
+            fields: Fields = dict.fromkeys(n for n in names if n not in columns.ignored)
             for name, value in zip(names, cells, strict=False):
-                fields[name] = value
+                if name not in columns.ignored:
+                    fields[name] = value
             yield line, fields
     except csv.Error as exc:
         raise InvalidInput(
@@ -244,6 +250,8 @@ def _json_fields(line: int, pairs: _Pairs, columns: Columns) -> Fields | BadRow:
     keys: dict[str, str] = {}
     for key, value in pairs:
         name = columns.name(str(key))
+        if name in columns.ignored:
+            continue
         if name not in columns.known:
             known = ", ".join(columns.known)
             return BadRow(line, str(key), f"khalti does not know this column; the columns are {known}.")

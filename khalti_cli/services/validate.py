@@ -8,6 +8,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 from khalti_cli.errors import InvalidInput
+from khalti_cli.money import DEVANAGARI_DIGITS
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -71,6 +72,8 @@ def email(value: str | None) -> str | None:
 
 def phone(value: str | None) -> str | None:
     value = text(value, "customer phone", limit=20)
+    if value is not None:  # staff may type Devanagari digits (९८००००००००), as in amounts
+        value = value.translate(DEVANAGARI_DIGITS)
     if value is not None and not PHONE.match(value):
         raise InvalidInput(f"The customer phone {value!r} is not a phone number (digits, like 9800000001).")
     return value

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from khalti_cli.errors import StoreBusy, StoreError
+from khalti_cli.money import format_rupees
 
 # Bumped with every migration in schema.py; a file with a higher number was written by a newer khalti.
 # Kept here so that opening an up-to-date database never imports sqlite-utils (about 100 ms).
@@ -161,6 +162,8 @@ def open_store(path: Path) -> Store:
         if _check_path(path):
             _create_private(path)
         conn = connect(path)
+        # Amounts in messages SQL writes (import's history) read as everywhere else: Rs 1,50,000.00.
+        conn.create_function("khalti_rupees", 1, format_rupees, deterministic=True)
     except OSError as exc:
         raise StoreError(f"Cannot create the database {path}: {exc.strerror}. Check the folder.") from None
     except sqlite3.Error as exc:

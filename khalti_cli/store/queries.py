@@ -13,6 +13,7 @@ from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store, translate
 from khalti_cli.store.school import RECEIPT_STATUSES, give_receipt_no
+from khalti_cli.times import MACHINE_SQL
 
 Row = dict[str, Any]
 __all__ = ["RECEIPT_STATUSES", "give_receipt_no"]  # re-exported: the writers' one place for both
@@ -179,6 +180,7 @@ _RECORD_SQL = {
     "heads": "json(heads)",
     "created_at_bs": "khalti_bs(created_at)",
     "paid_at_bs": "khalti_bs(paid_at)",
+    "expires_at": MACHINE_SQL.format(column="expires_at"),  # = times.machine, for rows stored before
 }
 _PAYMENT_COLUMNS = frozenset(
     (
@@ -376,7 +378,7 @@ def insert_payments(
     conn.execute(
         "INSERT INTO events (payment_id, at, kind, to_status, message, actor) "
         "SELECT id, created_at, 'created', 'created', "
-        "printf('Recorded Rs %d.%02d for %s (%s)', amount_paisa / 100, amount_paisa % 100, name, ?), ? "
+        "printf('Recorded %s for %s (%s)', khalti_rupees(amount_paisa), name, ?), ? "
         "FROM payments WHERE id BETWEEN ? AND ?",
         [message, current_actor(), first, last],
     )
@@ -391,7 +393,7 @@ def payments_in_range_json(store: Store, record_sql: str, first: int, last: int)
     """payments_in_range as UTF-8 JSON made by SQLite (see record_json_sql)."""
     _bs_function(store)
     try:
-        cursor = store.db.conn.execute(
+        cursor = store.conn.execute(
             f"SELECT CAST({record_sql} AS BLOB) FROM payments WHERE id BETWEEN ? AND ? ORDER BY id", [first, last]
         )
         while rows := cursor.fetchmany(2000):

@@ -1,0 +1,265 @@
+"""What a person sees on a terminal: tables that line up, one record as a key/value view, a pager.
+
+Values are shown for people here and only here: amounts as `Rs 1,50,000.00`, times in local minutes
+(khalti_cli.times), true/false as yes/no. Widths are measured as terminals draw them (khalti_cli.termwidth),
+so Nepali names keep columns straight. Payment URLs are never wrapped: the URL column gets its full width.
+Machine formats (tsv, csv, json, jsonl) never come here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from khalti_cli.money import format_rupees
+from khalti_cli.times import local
+
+TABLE_LIMIT = 1000  # rows drawn at most on a terminal (rich needs seconds per thousand); a footer says so
+LABELS = {
+    "order_id": "order id",
+    "name": "fee",
+    "customer_name": "payer",
+    "payer": "payer ref",
+    "customer_email": "email",
+    "customer_phone": "phone",
+    "payment_url": "payment link",
+    "expires_at": "expires",
+    "created_at": "created",
+    "updated_at": "updated",
+    "checked_at": "checked",
+    "khalti_status": "khalti status",
+    "transaction_id": "transaction",
+    "total_amount_paisa": "paid to khalti",
+    "fee_paisa": "khalti fee",
+    "refunded_paisa": "refunded amount",
+    "review_reason": "needs review",
+    "failure_reason": "failed because",
+    "from_status": "from",
+    "to_status": "to",
+    "due_paisa": "due",
+    "paid_paisa": "paid",
+}
+_NO_WRAP = ("order_id", "amount", "status", "payment_url", "pidx", "created_at", "updated_at", "expires_at", "at")
+_RIGHT = ("amount", "total_amount_paisa", "fee_paisa", "refunded_paisa", "amount_paisa")
+STATUS_STYLE = {
+    "completed": "green",
+    "review": "bold red",
+    "failed": "red",
+    "pending": "yellow",
+    "expired": "dim",
+    "canceled": "dim",
+    "refunded": "magenta",
+    "partially_refunded": "magenta",
+}
+
+
+def label(key: str, payment: bool = True) -> str:
+    """The column or row title for a key; a payment's `name` is the fee, anyone else's is a name."""
+    if key == "name" and not payment:
+        return "name"
+    return LABELS.get(key, key.replace("_", " "))
+
+
+def human(key: str, record: dict[str, Any]) -> str:
+    """The value of `key` in `record` as a person reads it."""
+    value = record.get(key)
+    if key == "amount" and isinstance(record.get("amount_paisa"), int):
+        return format_rupees(record["amount_paisa"])
+    if key == "customer_name" and not value:
+        return str(record.get("payer") or "")
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_paisa") and isinstance(value, int):
+        return format_rupees(value)
+    if (key.endswith("_at") or key == "at") and isinstance(value, str):
+        return local(value)
+    from khalti_cli.output import cell
+
+    return cell(value)
+
+
+def make_console(stream: TextIO, color: bool, *, width: int | None = None) -> Any:
+    """A console measuring text as terminals draw it; with `width`, one writing for a terminal of that
+    width into a buffer (for the pager), in colour when `color`."""
+    from rich.console import Console
+
+    from khalti_cli.termwidth import use_terminal_widths
+
+    use_terminal_widths()
+    terminal = True if width is not None and color else None
+    return Console(
+        file=stream, no_color=not color, highlight=False, soft_wrap=False, width=width, force_terminal=terminal
+    )
+
+
+def write_table(rows: Sequence[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
+    """Many records as a table, one a row (through the pager when longer than the screen)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not rows:
+        make_console(out, color).print(Text("No records."))
+        return 0
+    shown = rows[:TABLE_LIMIT]
+    keys = list(columns) if columns else list(rows[0].keys())
+    footer = None
+    if len(rows) > TABLE_LIMIT:
+        footer = f"(the newest {TABLE_LIMIT} of {len(rows)}; --limit, --since or --format tsv/csv/jsonl for the rest)"
+    if _too_narrow(shown, keys, out):  # a URL would have to wrap: one block of `label  value` lines a record
+        emit(_blocks(shown, keys, color), out, color, footer=footer)
+        return len(rows)
+    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
+    for key in keys:
+        longest = max((len(str(r.get(key) or "")) for r in shown), default=0) if key == "payment_url" else None
+        table.add_column(
+            label(key, payment="order_id" in keys),
+            overflow="fold",
+            no_wrap=key in _NO_WRAP,
+            min_width=longest or None,
+            justify="right" if key in _RIGHT else "left",
+        )
+    for record in shown:
+        table.add_row(*(Text(human(k, record), style=style(k, record, color)) for k in keys))
+    emit(table, out, color, footer=footer)
+    return len(rows)
+
+
+def _too_narrow(rows: Sequence[dict[str, Any]], keys: Sequence[str], out: TextIO) -> bool:
+    """Whether the columns that must not wrap (a payment link), plus a little room for each other column,
+    are wider than the screen."""
+    if "payment_url" not in keys:
+        return False
+    from khalti_cli.termwidth import text_width
+
+    width = int(make_console(out, False).width)
+    needed = 2 * (len(keys) - 1)
+    for key in keys:
+        longest = max(text_width(label(key)), *(text_width(human(key, r)) for r in rows))
+        needed += longest if key in _NO_WRAP else min(longest, 8)
+    return needed > width
+
+
+def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    view = Table(show_header=False, box=None, pad_edge=False)
+    view.add_column(style="bold" if color else "", no_wrap=True)
+    view.add_column(overflow="fold")
+    for i, record in enumerate(rows):
+        if i:
+            view.add_row(Text(""), Text(""))
+        for key in keys:
+            view.add_row(
+                Text(label(key, "order_id" in record)), Text(human(key, record), style=style(key, record, color))
+            )
+    return view
+
+
+def write_record(record: dict[str, Any], out: TextIO, color: bool, keys: Sequence[str] | None = None) -> None:
+    """One record as `label  value` lines, like `khalti show` (empty values left out)."""
+    make_console(out, color).print(record_view(record, color, keys))
+
+
+def record_view(
+    record: dict[str, Any],
+    color: bool,
+    keys: Sequence[str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Any:
+    """The key/value view of one record; without `keys`, every key that has something to say."""
+    from rich.table import Table
+    from rich.text import Text
+
+    view = Table(show_header=False, box=None, pad_edge=False)
+    view.add_column(style="bold" if color else "", no_wrap=True)
+    view.add_column(overflow="fold")
+    for key in keys or [k for k in record if k != "amount_paisa"]:
+        value = record.get(key)
+        if isinstance(value, dict | list) or (keys is None and value in (None, "", False, 0)):
+            continue
+        name = (labels or {}).get(key) or label(key, payment="order_id" in record)
+        view.add_row(Text(name), Text(human(key, record), style=style(key, record, color)))
+    return view
+
+
+def style(key: str, record: dict[str, Any], color: bool) -> str:
+    if not color or key != "status":
+        return ""
+    return STATUS_STYLE.get(str(record.get("status")), "")
+
+
+def emit(renderable: Any, out: TextIO, color: bool, *, footer: str | None = None) -> None:
+    """Print to `out`; on a terminal, text longer than the screen goes through the pager."""
+    from rich.text import Text
+
+    if not _is_terminal(out) or pager_command() is None:
+        console = make_console(out, color)
+        console.print(renderable)
+        if footer:
+            console.print(Text(footer))
+        return
+    size = shutil.get_terminal_size()
+    buffer = io.StringIO()
+    console = make_console(buffer, color, width=size.columns)
+    console.print(renderable)
+    if footer:
+        console.print(Text(footer))
+    text = buffer.getvalue()
+    if text.count("\n") < size.lines - 1 or not page(text):
+        out.write(text)
+        out.flush()
+
+
+def pager_command() -> list[str] | None:
+    """KHALTI_PAGER, else PAGER, else `less -FRX`; empty or `cat` means none."""
+    value = os.environ.get("KHALTI_PAGER")
+    if value is None:
+        value = os.environ.get("PAGER", "less -FRX")
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return None
+    if not words or words[0] == "cat":
+        return None
+    return words
+
+
+def page(text: str) -> bool:
+    """Show text through the pager; False when there is none to run."""
+    words = pager_command()
+    if words is None or shutil.which(words[0]) is None:
+        return False
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    try:
+        proc = subprocess.Popen(words, stdin=subprocess.PIPE, env=env)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(text.encode("utf-8", "replace"))
+            proc.stdin.close()
+        except BrokenPipeError:  # the person quit the pager early
+            pass
+        proc.wait()
+    except OSError:
+        return False
+    except KeyboardInterrupt:
+        proc.wait()
+    return True
+
+
+def _is_terminal(out: TextIO) -> bool:
+    if out is not sys.stdout:
+        return False
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,98 @@
+"""Timestamps: one convention for machines, local minutes for people.
+
+Machines (json, jsonl, csv, tsv, the database): every timestamp is ISO 8601 in UTC with milliseconds and an
+explicit offset, `2026-11-28T04:15:00.000+00:00` (what clock.stamp writes). Khalti answers in Nepal time
+(`...+05:45`); `machine()` converts its times at the boundary, so `created_at` and `expires_at` in one record
+always read the same way.
+
+People (tables, slips, reports, messages): the local time to the minute, `2026-11-28 10:00`, in the zone
+named by KHALTI_TZ (an IANA name such as Asia/Kathmandu, or an offset such as +05:45), else the system's.
+This is the one place a time is formatted for a person; its day is the Bikram Sambat day (calendar.py),
+or the Gregorian one with KHALTI_CALENDAR=ad.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import cache
+
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})?$")
+
+
+def parse(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def machine(text: str | None) -> str | None:
+    """Any ISO 8601 time -> the machine convention (UTC, milliseconds rounded as SQLite rounds them).
+
+    Text that is not a time gives None, as SQLite's strftime does."""
+    if not text:
+        return None
+    try:
+        moment = parse(text).astimezone(UTC)
+    except ValueError:
+        return None
+    moment += timedelta(microseconds=500)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat(timespec="milliseconds")
+
+
+# The same conversion inside SQLite (store/queries.py builds JSON there): strftime reads the offset.
+MACHINE_SQL = "strftime('%Y-%m-%dT%H:%M:%f+00:00', {column})"
+
+
+def local_zone() -> tzinfo:
+    """KHALTI_TZ (Asia/Kathmandu, +05:45, UTC) or the system's zone."""
+    return _zone(os.environ.get("KHALTI_TZ", "").strip())
+
+
+@cache
+def _zone(name: str) -> tzinfo:
+    if name:
+        m = _OFFSET.match(name)
+        if m:
+            sign = -1 if m.group(1) == "-" else 1
+            delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+            return timezone(sign * delta)
+        if name.upper() in ("UTC", "Z"):
+            return UTC
+        try:
+            from zoneinfo import ZoneInfo
+
+            return ZoneInfo(name)
+        except (ValueError, OSError, LookupError):
+            pass  # an unknown zone name: the system's zone rather than an error on every command
+    zone = datetime.now().astimezone().tzinfo
+    return zone or UTC
+
+
+def local(value: str | datetime | None, *, date_only: bool = False) -> str:
+    """`2026-11-28T04:15:00.000+00:00` -> `2026-11-28 10:00` in the local zone ('' for none)."""
+    if value is None or value == "":
+        return ""
+    try:
+        moment = parse(value) if isinstance(value, str) else value
+    except ValueError:
+        return str(value)
+    moment = moment.astimezone(local_zone())
+    from khalti_cli.calendar import for_people  # the BS day (Gregorian with KHALTI_CALENDAR=ad)
+
+    day = for_people(moment.date(), both=False)
+    return day if date_only else f"{day} {moment:%H:%M}"
+
+
+def local_clock(value: str | datetime) -> str:
+    """Just the local hour and minute, `10:00`."""
+    moment = parse(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(local_zone()):%H:%M}"
+
+
+def zone_label() -> str:
+    """`+05:45` for the local zone now (for a footnote saying which time a table shows)."""
+    offset = datetime.now(local_zone()).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
