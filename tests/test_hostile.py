@@ -64,6 +64,15 @@ def new_id() -> str:
     return f"H-{next(_ids)}"
 
 
+def stored_payments() -> int:
+    """How many payments the database in the current directory holds (0 before it exists)."""
+    db = Path.cwd() / "khalti.db"
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(str(db))) as conn:
+        return int(conn.execute("SELECT count(*) FROM payments").fetchone()[0])
+
+
 # --- amounts ----------------------------------------------------------------------------------------------
 
 DEVANAGARI = str.maketrans("0123456789", "०१२३४५६७८९")
@@ -166,11 +175,13 @@ def test_any_amount_text_is_a_number_or_refused(cli: Cli, text: str) -> None:
 @example(order_id="Robert'); DROP TABLE payments;--")
 def test_order_ids_round_trip_or_are_refused(cli: Cli, order_id: str) -> None:
     tried("order ids")
+    before = stored_payments()
     run = cli("create", "--amount", "1000", "--name", "Fee", "--order-id", order_id)
     never_a_bug(run)
     wanted = order_id.strip()
     if run.exit_code != 0:
         assert refused_cleanly(run), run.stderr
+        assert stored_payments() == before  # nothing stored
         return
     if not wanted:  # no id given: khalti made one up
         assert run.stdout.startswith("KH-")
@@ -235,6 +246,7 @@ def test_names_round_trip_or_are_refused(cli: Cli, name: str) -> None:
     never_a_bug(run)
     if not (is_acceptable(name, 200) and is_acceptable(name[:100], 100)):
         assert refused_cleanly(run), (name[:80], run.stderr)
+        assert cli("show", order_id).exit_code == 3  # nothing stored
         return
     assert run.exit_code == 0, (name[:80], run.stderr)
     shown = cli("show", order_id, "--format", "json").json()

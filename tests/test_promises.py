@@ -49,6 +49,12 @@ def test_demo_as_the_installed_program(run_khalti: Any, isolated: Path) -> None:
 # --- khalti sandbox: the command and its options -------------------------------------------------------------
 
 
+def ctrl_c_works() -> None:  # pragma: no cover - runs in the child
+    """A terminal's Ctrl-C reaches the program: undo an inherited "ignore SIGINT" (pytest-xdist's workers
+    ignore it, and a Python started with SIGINT ignored never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,6 +69,7 @@ def test_sandbox_command_and_its_options(isolated: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_works,
     )
     try:
         assert proc.stdout is not None
@@ -107,6 +114,7 @@ def test_ctrl_c_exits_130_and_changes_nothing(cli: Cli, configured: SandboxServe
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "KHALTI_TIMEOUT": "30"},
+        preexec_fn=ctrl_c_works,
     )
     deadline = time.monotonic() + 30
     while configured.state.faults():  # the lookup has reached the sandbox once its fault is taken
