@@ -255,6 +255,8 @@ def test_schema_migration_adds_payers_to_an_old_database(cli: Cli, isolated: Pat
     record = cli("show", "OLD-1", "--format", "json").json()
     assert record["payer"] is None and record["amount"] == "1500.00"
     conn = connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    from khalti_cli.store.db import SCHEMA_VERSION
+
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "payer_ref" in [r[1] for r in conn.execute("PRAGMA table_info(payments)")]
     conn.close()

@@ -19,6 +19,10 @@ def sandbox(
     key: str | None = typer.Option(
         None, "--key", help="Accept only this secret key (a test key, never a real one). Default: any."
     ),
+    sms_token: str | None = typer.Option(
+        None, "--sms-token", help="The SMS emulator accepts only this token (a test one). Default: any."
+    ),
+    sms_from: str | None = typer.Option(None, "--sms-from", help="The SMS emulator accepts only this sender."),
 ) -> None:
     """Serve a local emulator of Khalti's API: for training, demos and tests. Prints its address."""
     from khalti_cli.sandbox import serve
@@ -28,11 +32,22 @@ def sandbox(
         sys.stdout.flush()
         sys.stderr.write(
             f"khalti sandbox at {url}: set KHALTI_BASE_URL={url} and any KHALTI_SECRET_KEY"
-            f"{' (the --key value)' if key else ''}. Test IDs 9800000000-9800000005, MPIN 1111. Ctrl-C stops.\n"
+            f"{' (the --key value)' if key else ''}. Test IDs 9800000000-9800000005, MPIN 1111. "
+            f"SMS: KHALTI_SMS_URL={url}/v2. Ctrl-C stops.\n"
         )
 
     try:
-        serve(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=sys.stdout, ready=ready)
+        serve(
+            host,
+            port,
+            latency_ms=latency_ms,
+            ttl=ttl,
+            key=key,
+            log=sys.stdout,
+            ready=ready,
+            sms_token=sms_token,
+            sms_from=sms_from,
+        )
     except OSError as exc:
         from khalti_cli.errors import InvalidInput
 

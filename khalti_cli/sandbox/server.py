@@ -76,8 +76,11 @@ class SandboxServer:
         ttl: int = 1800,
         key: str | None = None,
         log: TextIO | None = None,
+        sms_token: str | None = None,
+        sms_from: str | None = None,
     ) -> None:
         self.state = SandboxState(ttl=ttl)
+        self.state.sms.token, self.state.sms.sender = sms_token, sms_from
         config = Config(latency_ms=latency_ms, key=key, log=log, wildcard=host in _WILDCARDS)
         self._httpd = _HTTPServer(host, port, self.state, config)  # binds and listens
         shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -135,20 +138,36 @@ def start_sandbox(
     ttl: int = 1800,
     key: str | None = None,
     log: TextIO | None = None,
+    sms_token: str | None = None,
+    sms_from: str | None = None,
 ) -> SandboxServer:
     """Serve in a daemon thread; returns once the socket is listening. port=0 picks a free port."""
-    return SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log).start()
+    server = SandboxServer(
+        host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log, sms_token=sms_token, sms_from=sms_from
+    )
+    return server.start()
 
 
 def serve(
-    host: str, port: int, *, latency_ms: int, ttl: int, key: str | None, log: TextIO, ready: Callable[[str], None]
+    host: str,
+    port: int,
+    *,
+    latency_ms: int,
+    ttl: int,
+    key: str | None,
+    log: TextIO,
+    ready: Callable[[str], None],
+    sms_token: str | None = None,
+    sms_from: str | None = None,
 ) -> None:
     """Blocking: serve until KeyboardInterrupt; calls ready(url) once listening.
 
     Returns normally after Ctrl-C (the interrupt is the way to stop it). An address already in use
     raises OSError before ready() is called.
     """
-    server = SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log)
+    server = SandboxServer(
+        host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log, sms_token=sms_token, sms_from=sms_from
+    )
     try:
         ready(server.url)
         server.serve_forever()

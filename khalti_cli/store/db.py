@@ -18,7 +18,7 @@ from khalti_cli.errors import StoreBusy, StoreError
 
 # Bumped with every migration in schema.py; a file with a higher number was written by a newer khalti.
 # Kept here so that opening an up-to-date database never imports sqlite-utils (about 100 ms).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 6
 
 BUSY_TIMEOUT_S = 30
 
@@ -137,7 +137,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         )
     if version == 0:
         foreign = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        foreign -= {"payments", "links", "events", "payers", "_sqlite_migrations"}
+        foreign -= {"payments", "links", "events", "payers", "messages", "_sqlite_migrations"}
         if foreign:
             raise StoreError(
                 f"{path} is an SQLite database of another program, not khalti's. "
