@@ -9,6 +9,7 @@ from khalti_cli.cli import (
     backup,
     demo,
     importing,
+    messages,
     payers,
     payments,
     reading,
@@ -63,7 +64,20 @@ def root(
     st.quiet, st.verbose, st.no_color = quiet, verbose, no_color
 
 
-for module in (payments, reading, reconcile, sandbox, demo, refund, importing, payers, slips, report, backup):
+for module in (
+    payments,
+    reading,
+    reconcile,
+    sandbox,
+    demo,
+    refund,
+    importing,
+    payers,
+    slips,
+    report,
+    backup,
+    messages,
+):
     module.register(app)
 
 

@@ -1,0 +1,284 @@
+"""notify, notify --paid and remind: choose the payments, write each message, send them (delivery.py).
+
+Rules: a payer who opted out of a channel gets nothing by it; a payer with no phone/email for the
+channel asked, a phone that is not a Nepali mobile number, or an SMS longer than MAX_SEGMENTS is named
+(a problem: exit 3) and nothing is sent for that one while the rest go. Nothing at all is sent in quiet
+hours. A reminder goes at most once every `every_s` seconds per payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from khalti_cli.clock import now as utc_now
+from khalti_cli.clock import parse, stamp
+from khalti_cli.config import Settings
+from khalti_cli.errors import InvalidInput, NotFound
+from khalti_cli.services import validate
+from khalti_cli.services.delivery import Outgoing, Senders, Summary, deliver, email_sender, recover, sms_sender
+from khalti_cli.services.message_text import NEPAL, Template, load_template, nepali_mobile, values_for
+from khalti_cli.smsparts import count
+from khalti_cli.store import Store
+from khalti_cli.store import messages as m
+
+MAX_SEGMENTS = 6  # Sparrow SMS documents no limit; a text of more parts than this is refused here
+VIA = {"sms": ("sms",), "email": ("email",), "both": ("sms", "email")}
+DEFAULT_QUIET = "20:00-07:00"
+
+
+@dataclass
+class Request:
+    kind: str  # fee | reminder | thanks
+    via: tuple[str, ...] = ("sms", "email")
+    lang: str = "ne"
+    template: str | None = None  # a file
+    again: bool = False
+    every_s: int | None = None
+    concurrency: int = 16
+    dry_run: bool = False
+    moment: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class Texts:
+    sms: Template
+    email: list[Template]  # Nepali then English (or the one file)
+
+
+def texts(req: Request) -> Texts:
+    """The templates, every placeholder checked, before anything is chosen or sent."""
+    if req.template:
+        one = load_template(req.kind, req.lang, req.template)
+        return Texts(one, [one])
+    return Texts(
+        load_template(req.kind, req.lang, None), [load_template(req.kind, lang, None) for lang in ("ne", "en")]
+    )
+
+
+def quiet_window(spec: str | None) -> tuple[time, time] | None:
+    """`20:00-07:00` (Nepal time) or `off`."""
+    text = (spec or DEFAULT_QUIET).strip().lower()
+    if text in ("off", "none", "0"):
+        return None
+    try:
+        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
+    except ValueError:
+        raise InvalidInput(f"Quiet hours {spec!r} are not like 20:00-07:00 (Nepal time) or off.") from None
+    return start, end
+
+
+def in_quiet_hours(moment: datetime, window: tuple[time, time] | None) -> bool:
+    if window is None:
+        return False
+    start, end = window
+    local = moment.astimezone(NEPAL).time()
+    return start <= local < end if start <= end else (local >= start or local < end)
+
+
+def choose_by_order_ids(store: Store, order_ids: list[str]) -> list[dict[str, Any]]:
+    wanted = [validate.order_id(o) for o in order_ids]
+    found = m.candidates_by_order_ids(store, wanted)
+    missing = [o for o in wanted if o not in found]
+    if missing:
+        raise NotFound(
+            f"No payment has order id {missing[0]!r}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + ". Nothing was sent."
+        )
+    return [found[o] for o in dict.fromkeys(wanted)]
+
+
+def choose_unpaid(store: Store, *, group: str | None, payer: str | None, month: str | None) -> list[dict[str, Any]]:
+    if month is not None and not m.has_column(store, "payments", "period"):
+        raise InvalidInput("--month needs fees raised for a month (khalti bill); this database has none yet.")
+    return list(m.unpaid(store, group=group, payer=payer, period=month))
+
+
+def choose_newly_paid(store: Store, since_s: int, moment: datetime) -> list[dict[str, Any]]:
+    return list(m.newly_paid(store, stamp(moment - timedelta(seconds=since_s))))
+
+
+def plan(
+    store: Store, settings: Settings, rows: Iterable[dict[str, Any]], req: Request, summary: Summary
+) -> list[Outgoing]:
+    words = texts(req)
+    school = settings.school_name
+    out: list[Outgoing] = []
+    for row in rows:
+        if req.kind == "reminder" and req.every_s and _recent(store, row["id"], req):
+            summary.skipped["reminded recently"] += 1
+            continue
+        out.extend(_for_payment(store, row, req, words, school, summary))
+    return out
+
+
+def _recent(store: Store, payment_id: int, req: Request) -> bool:
+    last = m.last_left(store, payment_id, "reminder")
+    return bool(last) and req.moment - parse(str(last)) < timedelta(seconds=req.every_s or 0)
+
+
+def _for_payment(
+    store: Store, row: dict[str, Any], req: Request, words: Texts, school: str, summary: Summary
+) -> list[Outgoing]:
+    who = f"{row['order_id']} ({row.get('payer_name') or row.get('payer_ref') or 'no payer'})"
+    receipt_no, receipt = None, None
+    if req.kind == "thanks":
+        from khalti_cli.services.message_parts import receipt_part
+
+        receipt_no, receipt = receipt_part(row, school)
+    values = values_for(row, school, receipt_no)
+    out: list[Outgoing] = []
+    reachable = [c for c in req.via if row.get(f"to_{'phone' if c == 'sms' else 'email'}")]
+    for channel in req.via:
+        if row.get(f"no_{channel}"):
+            summary.skipped[f"opted out of {channel}"] += 1
+            continue
+        address = row.get("to_phone" if channel == "sms" else "to_email")
+        if not address:
+            if len(req.via) == 1 or not reachable:
+                thing = {"sms": "phone", "email": "email"}[channel] if len(req.via) == 1 else "phone or email"
+                option = (
+                    "--phone NUMBER"
+                    if thing == "phone"
+                    else "--email ADDRESS"
+                    if thing == "email"
+                    else "--phone/--email"
+                )
+                ref = row.get("payer_ref") or "REF"
+                problem = (
+                    f"{who}: the payer has no {thing}; nothing sent. Add it with: khalti payers update {ref} {option}"
+                )
+                if problem not in summary.problems:
+                    summary.problems.append(problem)
+            else:
+                summary.skipped[f"no {'phone' if channel == 'sms' else 'email'}"] += 1
+            continue
+        try:
+            item = _message(store, row, req, words, values, channel, str(address), who)
+        except InvalidInput as exc:
+            summary.problems.append(str(exc))
+            continue
+        if item is None:
+            summary.skipped["already sent"] += 1
+            continue
+        if channel == "email":
+            extra = (receipt,) if receipt is not None else _slip(row, req, school)
+            item = Outgoing(**{**item.__dict__, "attachments": extra})
+        out.append(item)
+    return out
+
+
+def _slip(row: dict[str, Any], req: Request, school: str) -> tuple[Any, ...]:
+    if req.dry_run:
+        return ()
+    from khalti_cli.services.message_parts import slip_part
+
+    slip = slip_part(row, school)
+    return (slip,) if slip is not None else ()
+
+
+def _message(
+    store: Store,
+    row: dict[str, Any],
+    req: Request,
+    words: Texts,
+    values: dict[str, str],
+    channel: str,
+    address: str,
+    who: str,
+) -> Outgoing | None:
+    if channel == "sms":
+        recipient = nepali_mobile(address, who)
+        text = words.sms.render(values)
+        segments = count(text).segments
+        if segments > MAX_SEGMENTS:
+            raise InvalidInput(
+                f"{who}: the SMS would take {segments} parts ({len(text)} characters); khalti sends at most "
+                f"{MAX_SEGMENTS}. Shorten the template (--template FILE) or send it by email."
+            )
+        subject = ""
+    else:
+        recipient = validate.email(address) or address
+        text = "\n\n".join(t.render(values) for t in words.email)
+        subject = words.email[-1].render_subject(values)
+        segments = 0
+    n = 1
+    if req.kind == "reminder" or req.again:
+        n = m.times_left(store, row["id"], req.kind, channel) + 1
+    key = f"{req.kind}:{row['id']}:{channel}:{n}"
+    existing = m.get_message(store, key)
+    if existing is not None and existing["state"] in m.LEFT:
+        return None
+    return Outgoing(
+        payment_id=row["id"],
+        order_id=row["order_id"],
+        who=who,
+        kind=req.kind,
+        channel=channel,
+        recipient=recipient,
+        dedupe_key=key,
+        text=text,
+        subject=subject,
+        segments=segments,
+        reuse_id=existing["id"] if existing is not None else None,
+    )
+
+
+def senders(
+    settings: Settings, items: list[Outgoing], req: Request, log: Callable[[str], None] | None
+) -> tuple[Senders, list[Callable[[], None]]]:
+    """The senders the planned messages need (settings checked only for the channels used)."""
+    out: Senders = {}
+    closers: list[Callable[[], None]] = []
+    channels = {i.channel for i in items}
+    if "sms" in channels:
+        from khalti_cli.channels.sms import SparrowClient
+
+        root, token, sender = settings.messaging.require_sms()
+        client = SparrowClient(root, token, sender, timeout_ms=settings.timeout_ms, pool=req.concurrency, log=log)
+        out["sms"], closers = sms_sender(client), [*closers, client.close]
+    if "email" in channels:
+        from khalti_cli.channels.email import SmtpMailer, parse_smtp_url
+
+        url, password = settings.messaging.require_smtp()
+        target = parse_smtp_url(url, settings.messaging.smtp_from)
+        mailer = SmtpMailer(target, password, sender_name=settings.school_name, timeout_ms=settings.timeout_ms, log=log)
+        out["email"], closers = email_sender(mailer), [*closers, mailer.close]
+    return out, closers
+
+
+def send(
+    store: Store,
+    settings: Settings,
+    items: list[Outgoing],
+    req: Request,
+    summary: Summary,
+    *,
+    log: Callable[[str], None] | None = None,
+    on_done: Callable[[Outgoing, str, str], None] | None = None,
+) -> None:
+    if not items:
+        return
+    chosen, closers = senders(settings, items, req, log)
+    try:
+        deliver(store, items, chosen, summary, concurrency=req.concurrency, on_done=on_done)
+    finally:
+        for close in closers:
+            close()
+
+
+__all__ = [
+    "Request",
+    "Summary",
+    "choose_by_order_ids",
+    "choose_newly_paid",
+    "choose_unpaid",
+    "in_quiet_hours",
+    "plan",
+    "quiet_window",
+    "recover",
+    "send",
+]
