@@ -135,7 +135,10 @@ class SmtpMailer:
                     "over TLS. Use its TLS port (smtps://...:465) or a server that supports STARTTLS."
                 )
         if t.user:
-            conn.login(t.user, self._password or "")
+            try:
+                conn.login(t.user, self._password or "")
+            except smtplib.SMTPServerDisconnected:  # some servers hang up after a refused login
+                raise smtplib.SMTPAuthenticationError(535, b"disconnected after the login") from None
         return conn
 
     def send(self, email: Email) -> ChannelAnswer:
@@ -146,6 +149,9 @@ class SmtpMailer:
         except smtplib.SMTPAuthenticationError:
             self._drop()
             return ChannelAnswer(NOT_SENT, "The mail server refused the login.", stop="config")
+        except smtplib.SMTPNotSupportedError:
+            self._drop()
+            return ChannelAnswer(NOT_SENT, "The mail server does not offer a login (AUTH).", stop="config")
         except ConfigError as exc:
             return ChannelAnswer(NOT_SENT, str(exc), stop="config")
         except (OSError, smtplib.SMTPException) as exc:
