@@ -44,7 +44,9 @@ def test_refused_recipient_is_named_the_rest_sent(cli: Cli, messaging: object, s
     assert states == {"E-1": "failed", "E-2": "sent"}
 
 
-def test_mail_server_down_waits_for_the_next_run(cli: Cli, messaging: object, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mail_server_down_waits_for_the_next_run(
+    cli: Cli, messaging: object, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_fee(cli, "S-1", "Sita", "sita@example.com", "E-1")
     monkeypatch.setenv("KHALTI_SMTP_URL", "smtp://127.0.0.1:9")
     run = cli("notify", "E-1", "--via", "email")
@@ -76,7 +78,12 @@ def test_an_unanswered_email_is_unknown_and_not_sent_again(
 
 def test_smtp_url_rules() -> None:
     target = parse_smtp_url("smtp://fees%40school.edu.np@mail.school.edu.np", None)
-    assert (target.port, target.implicit_tls, target.sender, target.loopback) == (587, False, "fees@school.edu.np", False)
+    assert (target.port, target.implicit_tls, target.sender, target.loopback) == (
+        587,
+        False,
+        "fees@school.edu.np",
+        False,
+    )
     assert parse_smtp_url("smtps://u@127.0.0.1", "a@b.np").port == 465
     with pytest.raises(ConfigError, match="KHALTI_SMTP_PASSWORD"):
         parse_smtp_url(f"smtp://u:{SMTP_PASSWORD}@mail.example.com", "a@b.np")

@@ -130,6 +130,12 @@ def _for_payment(
 
         receipt_no, receipt = receipt_part(row, school)
     values = values_for(row, school, receipt_no)
+    if req.kind != "thanks" and not values["pay_url"]:
+        summary.problems.append(
+            f"{who}: the payment has no payment link to send; nothing sent. "
+            f"Make one with: khalti initiate {row['order_id']}"
+        )
+        return []
     out: list[Outgoing] = []
     reachable = [c for c in req.via if row.get(f"to_{'phone' if c == 'sms' else 'email'}")]
     for channel in req.via:
