@@ -199,7 +199,9 @@ def deliver(
         "sms": ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="khalti-sms"),
         "email": ThreadPoolExecutor(max_workers=1, thread_name_prefix="khalti-email"),
     }
-    limits = {"sms": concurrency, "email": 1}  # handed over only when a sender is free to send it at once
+    # Units handed over (`sending`) but not yet in a request: a few beyond the senders, so that no sender
+    # waits for the writer's commit; a crash makes at most these few unknown without their having gone.
+    limits = {"sms": concurrency + max(2, concurrency // 4), "email": 2}
     answers: queue.Queue[tuple[Unit, ChannelAnswer]] = queue.Queue()
     in_flight: Counter[str] = Counter()
     stopped: set[str] = set()
@@ -230,17 +232,26 @@ def deliver(
             held.append(unit)
         yield from held
 
+    done: list[tuple[Unit, ChannelAnswer]] = []
     try:
         while True:
-            batch = list(next_units())
-            if batch:
-                with store.write():  # handed over: from here a crash makes them unknown, never resent
-                    for unit in batch:
-                        for message_id in unit.ids:
-                            m.mark(store, message_id, "sending")
-                for unit in batch:
-                    in_flight[unit.channel] += 1
-                    pools[unit.channel].submit(run, unit)
+            # One transaction a round: the answers that came in, and the next units handed over.
+            for unit, _answer in done:
+                in_flight[unit.channel] -= 1
+            with store.write():
+                for unit, answer in done:
+                    _settle(store, unit, answer, summary, stopped)
+                batch = list(next_units())  # after the answers: a channel that stopped gets no more
+                for unit in batch:  # handed over: from here a crash makes them unknown, never resent
+                    for message_id in unit.ids:
+                        m.mark(store, message_id, "sending")
+            if on_done is not None:
+                for unit, answer in done:
+                    for item in unit.items:
+                        on_done(item, answer.outcome, answer.answer)
+            for unit in batch:
+                in_flight[unit.channel] += 1
+                pools[unit.channel].submit(run, unit)
             if not +in_flight:
                 break
             done = [answers.get()]
@@ -249,14 +260,6 @@ def deliver(
                     done.append(answers.get_nowait())
                 except queue.Empty:
                     break
-            with store.write():
-                for unit, answer in done:
-                    in_flight[unit.channel] -= 1
-                    _settle(store, unit, answer, summary, stopped)
-            if on_done is not None:
-                for unit, answer in done:
-                    for item in unit.items:
-                        on_done(item, answer.outcome, answer.answer)
     finally:
         for pool in pools.values():
             pool.shutdown(wait=True)
