@@ -22,6 +22,7 @@ from typing import Any
 
 from khalti_cli.channels import NOT_SENT, REJECTED, SENT, UNKNOWN, ChannelAnswer
 from khalti_cli.channels.email import Attachment, Email
+from khalti_cli.clock import stamp
 from khalti_cli.errors import ExitCode
 from khalti_cli.store import Store
 from khalti_cli.store import messages as m
@@ -118,22 +119,30 @@ def recover(store: Store) -> int:
     return len(rows)
 
 
+def _row(item: Outgoing, message_id: int = 0) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "payment_id": item.payment_id,
+        "kind": item.kind,
+        "channel": item.channel,
+        "recipient": item.recipient,
+        "dedupe_key": item.dedupe_key,
+        "body_sha256": item.body_sha256,
+        "segments": item.segments,
+    }
+
+
 def record(store: Store, items: list[Outgoing]) -> list[int]:
     """Commit every planned message as queued (with its event) before any is sent."""
     ids: list[int] = []
-    for start in range(0, len(items), 500):
+    for start in range(0, len(items), 1000):
         with store.write():
-            for item in items[start : start + 500]:
-                row = {
-                    "payment_id": item.payment_id,
-                    "kind": item.kind,
-                    "channel": item.channel,
-                    "recipient": item.recipient,
-                    "dedupe_key": item.dedupe_key,
-                    "body_sha256": item.body_sha256,
-                    "segments": item.segments,
-                }
-                ids.append(m.plan(store, row, reuse_id=item.reuse_id))
+            at = stamp()
+            chunk = [_row(item) for item in items[start : start + 1000]]
+            for item, row in zip(items[start : start + 1000], chunk, strict=True):
+                row["id"] = m.plan(store, row, reuse_id=item.reuse_id, at=at)
+                ids.append(row["id"])
+            m.add_events(store, [(row, "queued", None) for row in chunk], at=at)
     return ids
 
 
@@ -239,12 +248,15 @@ def deliver(
             for unit, _answer in done:
                 in_flight[unit.channel] -= 1
             with store.write():
+                changes: list[m.Change] = []
                 for unit, answer in done:
-                    _settle(store, unit, answer, summary, stopped)
+                    changes.extend(_settle(unit, answer, summary, stopped))
                 batch = list(next_units())  # after the answers: a channel that stopped gets no more
-                for unit in batch:  # handed over: from here a crash makes them unknown, never resent
-                    for message_id in unit.ids:
-                        m.mark(store, message_id, "sending")
+                # handed over: from here a crash makes them unknown, never resent
+                changes.extend(
+                    (_row(i, n), "sending", None) for u in batch for i, n in zip(u.items, u.ids, strict=True)
+                )
+                m.mark_many(store, changes)
             if on_done is not None:
                 for unit, answer in done:
                     for item in unit.items:
@@ -269,7 +281,7 @@ def deliver(
         summary.waiting += len(unit.ids)
 
 
-def _settle(store: Store, unit: Unit, answer: ChannelAnswer, summary: Summary, stopped: set[str]) -> None:
+def _settle(unit: Unit, answer: ChannelAnswer, summary: Summary, stopped: set[str]) -> list[m.Change]:
     n = len(unit.ids)
     if answer.outcome == SENT:
         state = "sent"
@@ -291,10 +303,11 @@ def _settle(store: Store, unit: Unit, answer: ChannelAnswer, summary: Summary, s
     else:
         state = "unknown"
         summary.unknown += n
-    for message_id in unit.ids:
-        m.mark(store, message_id, state, answer.answer)
+    pairs = zip(unit.items, unit.ids, strict=True)
+    changes: list[m.Change] = [(_row(item, message_id), state, answer.answer) for item, message_id in pairs]
     if answer.stop and unit.channel not in stopped:
         stopped.add(unit.channel)
         if summary.stop != "config":
             summary.stop = answer.stop
             summary.stop_message = STOP_WORDS[answer.stop].format(channel=unit.channel, answer=answer.answer[:200])
+    return changes

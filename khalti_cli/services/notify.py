@@ -106,22 +106,26 @@ def plan(
 ) -> list[Outgoing]:
     words = texts(req)
     school = settings.school_name
+    chosen = list(rows)
+    ledger = m.ledger_of(store, req.kind, [int(r["id"]) for r in chosen])
     out: list[Outgoing] = []
-    for row in rows:
-        if req.kind == "reminder" and req.every_s and _recent(store, row["id"], req):
+    for row in chosen:
+        past = ledger.get(int(row["id"]), [])
+        if req.kind == "reminder" and req.every_s and _recent(past, req):
             summary.skipped["reminded recently"] += 1
             continue
-        out.extend(_for_payment(store, row, req, words, school, summary))
+        out.extend(_for_payment(past, row, req, words, school, summary))
     return out
 
 
-def _recent(store: Store, payment_id: int, req: Request) -> bool:
-    last = m.last_left(store, payment_id, "reminder")
-    return bool(last) and req.moment - parse(str(last)) < timedelta(seconds=req.every_s or 0)
+def _recent(past: list[dict[str, Any]], req: Request) -> bool:
+    """A reminder of this payment went (or may have gone) within the last `every_s`."""
+    moments = [parse(str(r["sent_at"] or r["updated_at"])) for r in past if r["state"] in m.LEFT]
+    return bool(moments) and req.moment - max(moments) < timedelta(seconds=req.every_s or 0)
 
 
 def _for_payment(
-    store: Store, row: dict[str, Any], req: Request, words: Texts, school: str, summary: Summary
+    past: list[dict[str, Any]], row: dict[str, Any], req: Request, words: Texts, school: str, summary: Summary
 ) -> list[Outgoing]:
     who = f"{row['order_id']} ({row.get('payer_name') or row.get('payer_ref') or 'no payer'})"
     receipt_no, receipt = None, None
@@ -163,7 +167,7 @@ def _for_payment(
                 summary.skipped[f"no {'phone' if channel == 'sms' else 'email'}"] += 1
             continue
         try:
-            item = _message(store, row, req, words, values, channel, str(address), who)
+            item = _message(past, row, req, words, values, channel, str(address), who)
         except InvalidInput as exc:
             summary.problems.append(str(exc))
             continue
@@ -187,7 +191,7 @@ def _slip(row: dict[str, Any], req: Request, school: str) -> tuple[Any, ...]:
 
 
 def _message(
-    store: Store,
+    past: list[dict[str, Any]],
     row: dict[str, Any],
     req: Request,
     words: Texts,
@@ -213,9 +217,9 @@ def _message(
         segments = 0
     n = 1
     if req.kind == "reminder" or req.again:
-        n = m.times_left(store, row["id"], req.kind, channel) + 1
+        n = sum(1 for r in past if r["channel"] == channel and r["state"] in m.LEFT) + 1
     key = f"{req.kind}:{row['id']}:{channel}:{n}"
-    existing = m.get_message(store, key)
+    existing = next((r for r in past if r["dedupe_key"] == key), None)
     if existing is not None and existing["state"] in m.LEFT:
         return None
     return Outgoing(

@@ -7,7 +7,7 @@ from typing import Any
 
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store
-from khalti_cli.store.queries import Row, add_event
+from khalti_cli.store.queries import Row, dump_json
 
 LEFT = ("sending", "sent", "unknown")  # states of a message that may have reached the gateway
 PAID = ("completed", "paid_offline")  # a fee paid: a thank-you is due
@@ -64,94 +64,88 @@ def newly_paid(store: Store, since: str) -> Iterator[Row]:
     )
 
 
-def get_message(store: Store, dedupe_key: str) -> Row | None:
-    return store.one("SELECT * FROM messages WHERE dedupe_key = ?", [dedupe_key])
-
-
-def times_left(store: Store, payment_id: int, kind: str, channel: str) -> int:
-    """How many messages of this kind went (or may have gone) to this payment's payer by this channel."""
-    row = store.one(
-        "SELECT COUNT(*) AS n FROM messages WHERE payment_id = ? AND kind = ? AND channel = ? "
-        "AND state IN ('sending', 'sent', 'unknown')",
-        [payment_id, kind, channel],
-    )
-    return int(row["n"]) if row else 0
-
-
-def last_left(store: Store, payment_id: int, kind: str) -> str | None:
-    """When the newest message of this kind (any channel) went, or may have gone, for this payment."""
-    row = store.one(
-        "SELECT MAX(COALESCE(sent_at, updated_at)) AS at FROM messages WHERE payment_id = ? AND kind = ? "
-        "AND state IN ('sending', 'sent', 'unknown')",
-        [payment_id, kind],
-    )
-    return row["at"] if row else None
-
-
-def plan(store: Store, row: Row, *, reuse_id: int | None) -> int:
-    """Record one message as queued (a new row, or a queued/failed one again), with its event."""
-    at = stamp()
-    if reuse_id is None:
-        cursor = store.conn.execute(
-            "INSERT INTO messages (payment_id, kind, channel, recipient, dedupe_key, body_sha256, segments, "
-            "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-            [
-                row["payment_id"],
-                row["kind"],
-                row["channel"],
-                row["recipient"],
-                row["dedupe_key"],
-                row["body_sha256"],
-                row["segments"],
-                at,
-                at,
-            ],
+def ledger_of(store: Store, kind: str, payment_ids: Sequence[int]) -> dict[int, list[Row]]:
+    """Every message of this kind of these payments, by payment (one query a 500 payments)."""
+    found: dict[int, list[Row]] = {}
+    for start in range(0, len(payment_ids), 500):
+        chunk = list(payment_ids[start : start + 500])
+        sql = (
+            "SELECT id, payment_id, channel, dedupe_key, state, sent_at, updated_at FROM messages "
+            f"WHERE kind = ? AND payment_id IN ({','.join('?' * len(chunk))})"
         )
-        message_id = int(cursor.lastrowid or 0)
-    else:
-        message_id = reuse_id
+        for row in store.query(sql, [kind, *chunk]):
+            found.setdefault(int(row["payment_id"]), []).append(row)
+    return found
+
+
+def plan(store: Store, row: Row, *, reuse_id: int | None, at: str) -> int:
+    """Record one message as queued (a new row, or a queued/failed one again); its event comes from
+    `add_events`. Returns the message id."""
+    if reuse_id is not None:
         store.conn.execute(
             "UPDATE messages SET recipient = ?, body_sha256 = ?, segments = ?, state = 'queued', answer = NULL, "
             "updated_at = ? WHERE id = ?",
-            [row["recipient"], row["body_sha256"], row["segments"], at, message_id],
+            [row["recipient"], row["body_sha256"], row["segments"], at, reuse_id],
         )
-    _event(store, row["payment_id"], message_id, "queued", row, at)
-    return message_id
+        return reuse_id
+    cursor = store.conn.execute(
+        "INSERT INTO messages (payment_id, kind, channel, recipient, dedupe_key, body_sha256, segments, "
+        "state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        [
+            row["payment_id"],
+            row["kind"],
+            row["channel"],
+            row["recipient"],
+            row["dedupe_key"],
+            row["body_sha256"],
+            row["segments"],
+            at,
+            at,
+        ],
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def mark(store: Store, message_id: int, state: str, answer: str | None = None) -> None:
-    at = stamp()
-    store.conn.execute(
+    """One message's new state (and its event, unless it is only being handed over)."""
+    row = store.one("SELECT * FROM messages WHERE id = ?", [message_id])
+    if row is not None:
+        mark_many(store, [(row, state, answer)])
+
+
+# (the message row, or any dict with id, payment_id, kind, channel, recipient; new state; answer or None)
+Change = tuple[Row, str, "str | None"]
+
+_WORDS = {
+    "queued": "recorded, to be sent",
+    "sent": "sent",
+    "failed": "not sent",
+    "unknown": "outcome unknown: it may have been sent; not sent again by itself",
+}
+
+
+def mark_many(store: Store, changes: Sequence[Change], *, at: str | None = None) -> None:
+    """New states for many messages in two statements; an event each, except for `sending` (a hand-over)."""
+    at = at or stamp()
+    store.conn.executemany(
         "UPDATE messages SET state = ?, answer = COALESCE(?, answer), updated_at = ?, "
         "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-        [state, answer, at, state, at, message_id],
+        [(state, answer, at, state, at, row["id"]) for row, state, answer in changes],
     )
-    if state != "sending":
-        row = store.one("SELECT * FROM messages WHERE id = ?", [message_id])
-        if row is not None:
-            _event(store, row["payment_id"], message_id, state, row, at, answer)
+    add_events(store, [(row, state, answer) for row, state, answer in changes if state != "sending"], at=at)
 
 
-def _event(
-    store: Store, payment_id: int, message_id: int, outcome: str, row: Row, at: str, said: str | None = None
-) -> None:
-    words = {
-        "queued": "recorded, to be sent",
-        "sent": "sent",
-        "failed": "not sent",
-        "unknown": "outcome unknown: it may have been sent; not sent again by itself",
-    }
-    detail: dict[str, Any] = {"message_id": message_id, "channel": row["channel"], "recipient": row["recipient"]}
-    if said:
-        detail["answer"] = said
-    add_event(
-        store,
-        payment_id,
-        "message",
-        outcome=outcome,
-        message=f"{row['kind']} {row['channel']} to {row['recipient']}: {words.get(outcome, outcome)}",
-        detail=detail,
-        at=at,
+def add_events(store: Store, changes: Sequence[Change], *, at: str) -> None:
+    rows = []
+    for row, outcome, said in changes:
+        detail: dict[str, Any] = {"message_id": row["id"], "channel": row["channel"], "recipient": row["recipient"]}
+        if said:
+            detail["answer"] = said
+        words = _WORDS.get(outcome, outcome)
+        message = f"{row['kind']} {row['channel']} to {row['recipient']}: {words}"
+        rows.append((row["payment_id"], at, "message", outcome, message, dump_json(detail)))
+    store.conn.executemany(
+        "INSERT INTO events (payment_id, at, kind, outcome, message, detail) VALUES (?, ?, ?, ?, ?, ?)", rows
     )
 
 
