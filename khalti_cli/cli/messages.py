@@ -138,8 +138,8 @@ def _run(ctx: typer.Context, req: Any, choose: Any, quiet_hours: str | None, fmt
     store = st.store()
     with messages_lock(settings.db_path):
         summary.recovered = svc.recover(store)
-        items = svc.plan(store, settings, choose(store), req, summary)
-        svc.send(store, settings, items, req, summary, log=st.log if st.verbose else None)
+        planned = svc.plan_lazy(store, settings, choose(store), req, summary)
+        svc.send(store, settings, planned, req, summary, log=st.log if st.verbose else None)
     _report(st, summary, fmt)
 
 

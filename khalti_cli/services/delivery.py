@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import queue
-from collections import Counter
-from collections.abc import Callable, Iterator
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from khalti_cli.channels import NOT_SENT, REJECTED, SENT, UNKNOWN, ChannelAnswer
 from khalti_cli.channels.email import Attachment, Email
 from khalti_cli.clock import stamp
-from khalti_cli.errors import ExitCode
+from khalti_cli.errors import ConfigError, ExitCode
 from khalti_cli.store import Store
 from khalti_cli.store import messages as m
 
@@ -43,6 +45,7 @@ class Outgoing:
     subject: str = ""
     segments: int = 0
     attachments: tuple[Attachment, ...] = ()
+    attach: Callable[[], tuple[Attachment, ...]] | None = None  # more, made by the sender when it sends
     reuse_id: int | None = None
 
     @property
@@ -106,9 +109,6 @@ class Unit:
     items: list[Outgoing]
 
 
-Senders = dict[str, Callable[[Unit], ChannelAnswer]]
-
-
 def recover(store: Store) -> int:
     """Messages a killed run had handed over without hearing back: unknown (they may have gone)."""
     rows = m.orphans(store)
@@ -133,17 +133,13 @@ def _row(item: Outgoing, message_id: int = 0) -> dict[str, Any]:
 
 
 def record(store: Store, items: list[Outgoing]) -> list[int]:
-    """Commit every planned message as queued (with its event) before any is sent."""
-    ids: list[int] = []
-    for start in range(0, len(items), 1000):
-        with store.write():
-            at = stamp()
-            chunk = [_row(item) for item in items[start : start + 1000]]
-            for item, row in zip(items[start : start + 1000], chunk, strict=True):
-                row["id"] = m.plan(store, row, reuse_id=item.reuse_id, at=at)
-                ids.append(row["id"])
-            m.add_events(store, [(row, "queued", None) for row in chunk], at=at)
-    return ids
+    """Record planned messages as queued, each with its event (inside the caller's transaction)."""
+    at = stamp()
+    rows = [_row(item) for item in items]
+    for item, row in zip(items, rows, strict=True):
+        row["id"] = m.plan(store, row, reuse_id=item.reuse_id, at=at)
+    m.add_events(store, [(row, "queued", None) for row in rows], at=at)
+    return [row["id"] for row in rows]
 
 
 def units(items: list[Outgoing], ids: list[int]) -> list[Unit]:
@@ -177,7 +173,7 @@ def email_sender(mailer: Any) -> Callable[[Unit], ChannelAnswer]:
             item.subject,
             item.text,
             f"<khalti-message-{message_id}-{item.body_sha256[:16]}@khalti>",
-            item.attachments,
+            item.attachments + (item.attach() if item.attach is not None else ()),
         )
         return mailer.send(email)  # type: ignore[no-any-return]
 
@@ -191,31 +187,57 @@ STOP_WORDS = {
 }
 
 
+SenderFactory = Callable[[], tuple[Callable[[Unit], ChannelAnswer], Callable[[], None]]]
+CHUNK = 500  # messages planned and recorded at a time, ahead of the senders
+
+
+class _Work:
+    """The units to send, planned and recorded a chunk at a time as the senders need them."""
+
+    def __init__(self, store: Store, items: Iterable[Outgoing], summary: Summary) -> None:
+        self.store, self.source, self.summary = store, iter(items), summary
+        self.todo: deque[Unit] = deque()
+        self.exhausted = False
+
+    def refill(self, wanted: int) -> None:
+        """Plan and record more (inside the caller's transaction) while fewer than `wanted` units wait."""
+        while not self.exhausted and len(self.todo) < wanted:
+            chunk = list(islice(self.source, CHUNK))
+            if not chunk:
+                self.exhausted = True
+                break
+            self.summary.planned += len(chunk)
+            self.todo.extend(units(chunk, record(self.store, chunk)))
+
+    def left(self) -> int:
+        """Recorded but never handed over: they wait, queued, for the next run."""
+        return sum(len(u.ids) for u in self.todo)
+
+
 def deliver(
     store: Store,
-    items: list[Outgoing],
-    senders: Senders,
+    items: Iterable[Outgoing],
+    factories: dict[str, SenderFactory],
     summary: Summary,
     *,
     concurrency: int = 16,
-    on_done: Callable[[Outgoing, str, str], None] | None = None,
 ) -> None:
-    """Record, then send; fills `summary`. `senders` maps a channel to the function that sends a unit."""
-    ids = record(store, items)
-    summary.planned += len(items)
-    todo = units(items, ids)
+    """Plan, record, then send; fills `summary`. `factories` make a channel's sender when it is first
+    needed (a ConfigError then stops that channel: its messages wait, queued)."""
     pools = {
         "sms": ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="khalti-sms"),
         "email": ThreadPoolExecutor(max_workers=1, thread_name_prefix="khalti-email"),
     }
-    # Units handed over (`sending`) but not yet in a request: a few beyond the senders, so that no sender
-    # waits for the writer's commit; a crash makes at most these few unknown without their having gone.
-    limits = {"sms": concurrency + max(2, concurrency // 4), "email": 2}
+    # Units handed over (`sending`) but not yet in a request: some beyond the senders, so that no sender
+    # waits while the writer gathers answers and commits; a crash makes at most these unknown without
+    # their having gone.
+    limits = {"sms": concurrency + max(2, concurrency // 2), "email": 2}
     answers: queue.Queue[tuple[Unit, ChannelAnswer]] = queue.Queue()
     in_flight: Counter[str] = Counter()
     stopped: set[str] = set()
-    waiting = iter(todo)
-    pending: Unit | None = None
+    senders: dict[str, Callable[[Unit], ChannelAnswer]] = {}
+    closers: list[Callable[[], None]] = []
+    work = _Work(store, items, summary)
 
     def run(unit: Unit) -> None:
         try:
@@ -224,61 +246,92 @@ def deliver(
             answer = ChannelAnswer(UNKNOWN, f"khalti failed while sending ({exc.__class__.__name__})")
         answers.put((unit, answer))
 
-    def next_units() -> Iterator[Unit]:
-        nonlocal pending
-        held: list[Unit] = []
-        while True:
-            unit = pending if pending is not None else next(waiting, None)
-            pending = None
-            if unit is None:
-                break
-            if unit.channel in stopped:
-                summary.waiting += len(unit.ids)
+    def ready(channel: str) -> bool:
+        if channel in senders:
+            return True
+        if channel not in stopped:
+            try:
+                senders[channel], close = factories[channel]()
+                closers.append(close)
+                return True
+            except ConfigError as exc:
+                stopped.add(channel)
+                summary.stop, summary.stop_message = "config", str(exc)
+        return False
+
+    def refill() -> None:
+        if not stopped.issuperset(factories):  # every channel stopped: plan and record no more
+            work.refill(sum(limits.values()))
+
+    def next_units() -> list[Unit]:
+        batch: list[Unit] = []
+        skipped: list[Unit] = []
+        taken: Counter[str] = Counter()
+        refill()
+        while work.todo:
+            unit = work.todo.popleft()
+            channel = unit.channel
+            if channel in stopped or not ready(channel):
+                skipped.append(unit)  # stays queued for the next run
                 continue
-            if in_flight[unit.channel] + sum(1 for h in held if h.channel == unit.channel) >= limits[unit.channel]:
-                pending = unit
+            if in_flight[channel] + taken[channel] >= limits[channel]:
+                work.todo.appendleft(unit)
                 break
-            held.append(unit)
-        yield from held
+            batch.append(unit)
+            taken[channel] += 1
+            if not work.todo:
+                refill()
+        summary.waiting += sum(len(u.ids) for u in skipped)
+        return batch
 
     done: list[tuple[Unit, ChannelAnswer]] = []
     try:
         while True:
-            # One transaction a round: the answers that came in, and the next units handed over.
+            # One transaction a round: the answers that came in, more planned messages recorded, and the
+            # next units handed over.
             for unit, _answer in done:
                 in_flight[unit.channel] -= 1
             with store.write():
                 changes: list[m.Change] = []
                 for unit, answer in done:
                     changes.extend(_settle(unit, answer, summary, stopped))
-                batch = list(next_units())  # after the answers: a channel that stopped gets no more
+                batch = next_units()  # after the answers: a channel that stopped gets no more
                 # handed over: from here a crash makes them unknown, never resent
                 changes.extend(
                     (_row(i, n), "sending", None) for u in batch for i, n in zip(u.items, u.ids, strict=True)
                 )
                 m.mark_many(store, changes)
-            if on_done is not None:
-                for unit, answer in done:
-                    for item in unit.items:
-                        on_done(item, answer.outcome, answer.answer)
             for unit in batch:
                 in_flight[unit.channel] += 1
                 pools[unit.channel].submit(run, unit)
             if not +in_flight:
                 break
-            done = [answers.get()]
-            while True:
-                try:
-                    done.append(answers.get_nowait())
-                except queue.Empty:
-                    break
+            done = _gather(answers, sum(in_flight.values()))
     finally:
         for pool in pools.values():
             pool.shutdown(wait=True)
-    if pending is not None:
-        summary.waiting += len(pending.ids)
-    for unit in waiting:
-        summary.waiting += len(unit.ids)
+        for close in closers:
+            close()
+    summary.waiting += work.left()
+    for item in work.source:  # planned after every channel stopped: not recorded, planned again next run
+        summary.waiting += 1
+        del item
+
+
+ROUND_S = 0.025  # how long the writer gathers answers before one commit (commits cost ms; answers 100s of ms)
+
+
+def _gather(answers: queue.Queue[tuple[Unit, ChannelAnswer]], in_flight: int) -> list[tuple[Unit, ChannelAnswer]]:
+    """The next answers: wait for one, then take what comes within ROUND_S (all of them, at the most)."""
+    done = [answers.get()]
+    until = time.monotonic() + ROUND_S
+    while len(done) < in_flight:
+        left = until - time.monotonic()
+        try:
+            done.append(answers.get(timeout=left) if left > 0 else answers.get_nowait())
+        except queue.Empty:
+            break
+    return done
 
 
 def _settle(unit: Unit, answer: ChannelAnswer, summary: Summary, stopped: set[str]) -> list[m.Change]:

@@ -15,7 +15,7 @@ from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from khalti_cli.clock import parse
+from khalti_cli.clock import now, parse
 from khalti_cli.errors import InvalidInput
 from khalti_cli.money import format_rupees
 
@@ -53,8 +53,16 @@ _MOBILE = re.compile(r"9[678]\d{8}")
 
 
 def message_link(record: dict[str, Any]) -> str:
-    """The link a parent pays at: the durable pay page once it exists, else the Khalti link."""
-    return str(record.get("pay_url") or record.get("payment_url") or "")
+    """The link a parent pays at: the durable pay page once it exists (issue 11), else the Khalti link
+    while it can still be paid; "" when there is none (a created fee, an expired or canceled link)."""
+    if record.get("pay_url"):
+        return str(record["pay_url"])
+    url, expires = record.get("payment_url"), record.get("expires_at")
+    if not url or record.get("status") not in ("initiated", "pending"):
+        return ""
+    if expires and parse(str(expires)) <= now():
+        return ""
+    return str(url)
 
 
 def due_date_text(record: dict[str, Any]) -> str:

@@ -8,17 +8,28 @@ hours. A reminder goes at most once every `every_s` seconds per payment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from khalti_cli.channels import ChannelAnswer
 from khalti_cli.clock import now as utc_now
 from khalti_cli.clock import parse, stamp
 from khalti_cli.config import Settings
 from khalti_cli.errors import InvalidInput, NotFound
 from khalti_cli.services import validate
-from khalti_cli.services.delivery import Outgoing, Senders, Summary, deliver, email_sender, recover, sms_sender
+from khalti_cli.services.delivery import (
+    Outgoing,
+    SenderFactory,
+    Summary,
+    Unit,
+    deliver,
+    email_sender,
+    recover,
+    sms_sender,
+)
 from khalti_cli.services.message_text import NEPAL, Template, load_template, nepali_mobile, values_for
 from khalti_cli.smsparts import count
 from khalti_cli.store import Store
@@ -104,18 +115,35 @@ def choose_newly_paid(store: Store, since_s: int, moment: datetime) -> list[dict
 def plan(
     store: Store, settings: Settings, rows: Iterable[dict[str, Any]], req: Request, summary: Summary
 ) -> list[Outgoing]:
+    return list(plan_lazy(store, settings, rows, req, summary))
+
+
+def plan_lazy(
+    store: Store, settings: Settings, rows: Iterable[dict[str, Any]], req: Request, summary: Summary
+) -> Iterator[Outgoing]:
+    """The messages to send, written as they are asked for (so the first go out while the rest are
+    written). The templates are checked, and the ledger read, before the first is given."""
     words = texts(req)
     school = settings.school_name
     chosen = list(rows)
     ledger = m.ledger_of(store, req.kind, [int(r["id"]) for r in chosen])
-    out: list[Outgoing] = []
+    return _planned(chosen, ledger, req, words, school, summary)
+
+
+def _planned(
+    chosen: list[dict[str, Any]],
+    ledger: dict[int, list[dict[str, Any]]],
+    req: Request,
+    words: Texts,
+    school: str,
+    summary: Summary,
+) -> Iterator[Outgoing]:
     for row in chosen:
         past = ledger.get(int(row["id"]), [])
         if req.kind == "reminder" and req.every_s and _recent(past, req):
             summary.skipped["reminded recently"] += 1
             continue
-        out.extend(_for_payment(past, row, req, words, school, summary))
-    return out
+        yield from _for_payment(past, row, req, words, school, summary)
 
 
 def _recent(past: list[dict[str, Any]], req: Request) -> bool:
@@ -135,10 +163,13 @@ def _for_payment(
         receipt_no, receipt = receipt_part(row, school)
     values = values_for(row, school, receipt_no)
     if req.kind != "thanks" and not values["pay_url"]:
-        summary.problems.append(
-            f"{who}: the payment has no payment link to send; nothing sent. "
-            f"Make one with: khalti initiate {row['order_id']}"
-        )
+        if req.kind == "reminder":  # cron: counted, not an error on every run
+            summary.skipped["no live link"] += 1
+        else:
+            summary.problems.append(
+                f"{who}: the payment has no live payment link to send; nothing sent. "
+                f"Make one with: khalti initiate {row['order_id']}"
+            )
         return []
     out: list[Outgoing] = []
     reachable = [c for c in req.via if row.get(f"to_{'phone' if c == 'sms' else 'email'}")]
@@ -175,19 +206,24 @@ def _for_payment(
             summary.skipped["already sent"] += 1
             continue
         if channel == "email":
-            extra = (receipt,) if receipt is not None else _slip(row, req, school)
-            item = Outgoing(**{**item.__dict__, "attachments": extra})
+            if receipt is not None:
+                item = dataclasses.replace(item, attachments=(receipt,))
+            elif not req.dry_run:
+                item = dataclasses.replace(item, attach=_slip(row, school))
         out.append(item)
     return out
 
 
-def _slip(row: dict[str, Any], req: Request, school: str) -> tuple[Any, ...]:
-    if req.dry_run:
-        return ()
-    from khalti_cli.services.message_parts import slip_part
+def _slip(row: dict[str, Any], school: str) -> Callable[[], tuple[Any, ...]]:
+    """The fee slip, drawn by the email sender just before the email goes (never all held at once)."""
 
-    slip = slip_part(row, school)
-    return (slip,) if slip is not None else ()
+    def draw() -> tuple[Any, ...]:
+        from khalti_cli.services.message_parts import slip_part
+
+        slip = slip_part(row, school)
+        return (slip,) if slip is not None else ()
+
+    return draw
 
 
 def _message(
@@ -237,47 +273,38 @@ def _message(
     )
 
 
-def senders(
-    settings: Settings, items: list[Outgoing], req: Request, log: Callable[[str], None] | None
-) -> tuple[Senders, list[Callable[[], None]]]:
-    """The senders the planned messages need (settings checked only for the channels used)."""
-    out: Senders = {}
-    closers: list[Callable[[], None]] = []
-    channels = {i.channel for i in items}
-    if "sms" in channels:
+def factories(settings: Settings, req: Request, log: Callable[[str], None] | None) -> dict[str, SenderFactory]:
+    """How to make each channel's sender; the settings are checked only when a channel is first used."""
+
+    def sms() -> tuple[Callable[[Unit], ChannelAnswer], Callable[[], None]]:
         from khalti_cli.channels.sms import SparrowClient
 
         root, token, sender = settings.messaging.require_sms()
         client = SparrowClient(root, token, sender, timeout_ms=settings.timeout_ms, pool=req.concurrency, log=log)
-        out["sms"], closers = sms_sender(client), [*closers, client.close]
-    if "email" in channels:
+        return sms_sender(client), client.close
+
+    def email() -> tuple[Callable[[Unit], ChannelAnswer], Callable[[], None]]:
         from khalti_cli.channels.email import SmtpMailer, parse_smtp_url
 
         url, password = settings.messaging.require_smtp()
         target = parse_smtp_url(url, settings.messaging.smtp_from)
         mailer = SmtpMailer(target, password, sender_name=settings.school_name, timeout_ms=settings.timeout_ms, log=log)
-        out["email"], closers = email_sender(mailer), [*closers, mailer.close]
-    return out, closers
+        return email_sender(mailer), mailer.close
+
+    return {"sms": sms, "email": email}
 
 
 def send(
     store: Store,
     settings: Settings,
-    items: list[Outgoing],
+    items: Iterable[Outgoing],
     req: Request,
     summary: Summary,
     *,
     log: Callable[[str], None] | None = None,
-    on_done: Callable[[Outgoing, str, str], None] | None = None,
 ) -> None:
-    if not items:
-        return
-    chosen, closers = senders(settings, items, req, log)
-    try:
-        deliver(store, items, chosen, summary, concurrency=req.concurrency, on_done=on_done)
-    finally:
-        for close in closers:
-            close()
+    """Plan (lazily: `items` may be plan_lazy's generator), record and send."""
+    deliver(store, items, factories(settings, req, log), summary, concurrency=req.concurrency)
 
 
 __all__ = [
