@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -83,9 +84,12 @@ def main() -> None:
             KHALTI_SMS_FROM="Bench",
             KHALTI_QUIET_HOURS="off",
         )
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         received = len(httpx.get(f"{server.url}/sandbox/sms").json()["messages"])
     ideal = math.ceil(requests / args.concurrency) * args.latency_ms / 1000
     print(
@@ -101,6 +105,8 @@ def main() -> None:
                 "seconds": round(wall, 2),
                 "ideal_seconds": round(ideal, 2),
                 "ratio": round(wall / ideal, 3) if ideal else None,
+                "khalti_cpu_seconds": round(cpu, 2),
+                "load_average": os.getloadavg()[0],
             },
             indent=2,
         )

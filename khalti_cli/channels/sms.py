@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -25,6 +26,9 @@ from khalti_cli.errors import AuthError, ConfigError, TemporaryError
 MESSAGE_CODES = {1000, 1007, 1010, 1011}  # missing field, invalid receiver, empty text, no valid receiver
 CONFIG_CODES = {1001, 1002, 1003, 1004, 1005, 1006, 1008}  # IP, token, account inactive/expired, sender
 CREDIT_CODES = {1012, 1013}  # no credits, insufficient credits
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class SparrowClient:
@@ -67,7 +71,8 @@ class SparrowClient:
         """Send one text to one or more numbers (one request; Sparrow takes a comma-separated list)."""
         data = {"token": self._token, "from": self.sender, "to": ",".join(to), "text": text}
         try:
-            response = self._http.post(f"{self.root}/sms/", data=data)
+            # The form encoded here: httpx's own encoder costs more CPU than the request itself at scale.
+            response = self._http.post(f"{self.root}/sms/", content=urlencode(data).encode("ascii"), headers=_FORM)
         except httpx.ConnectError:
             return ChannelAnswer(NOT_SENT, "Could not connect to the SMS gateway.", stop="outage")
         except httpx.TimeoutException:
