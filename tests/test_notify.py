@@ -242,3 +242,22 @@ def test_sigkill_mid_batch_no_message_twice_none_lost(cli: Cli, tmp_path: Path) 
             if state == "sent":
                 assert phone in got
         assert sum(1 for m in ledger.values() if m["state"] == "unknown") <= 6  # at most the ones handed over
+
+
+def test_the_same_text_goes_in_one_request_and_again_sends_once_more(
+    cli: Cli, messaging: SandboxServer, tmp_path: Path
+) -> None:
+    rows = [(f"N-{i}", f"P{i}", f"98000000{i:02d}") for i in range(5)]
+    assert cli("import", "--initiate", str(fees_csv(tmp_path / "f.csv", rows))).exit_code == 0
+    template = tmp_path / "same.txt"
+    template.write_text("Fees for Mangsir are due on Friday. Thank you. {school}", encoding="utf-8")
+    ids = [r[0] for r in rows]
+    assert cli("notify", *ids, "--via", "sms", "--template", str(template)).exit_code == 0
+    got = sms_received(messaging)
+    assert sorted(m["to"] for m in got) == sorted(r[2] for r in rows)
+    assert len({m["request"] for m in got}) == 1  # one request, a comma-separated `to`
+    assert cli("notify", "N-0", "--via", "sms").stdout.startswith("sent 0,")
+    assert cli("notify", "N-0", "--via", "sms", "--again").stdout.startswith("sent 1,")
+    assert [m["to"] for m in sms_received(messaging)].count("9800000000") == 2
+    states = [m["state"] for m in cli("messages", "N-0", "--format", "json").json()]
+    assert states == ["sent", "sent"]

@@ -9,7 +9,7 @@ import typer
 
 from khalti_cli.cli.options import FormatOption, check_format, parse_duration, read_ids
 from khalti_cli.cli.state import AppState, state
-from khalti_cli.output import dumps, resolve_format, write_records
+from khalti_cli.output import resolve_format, write_records, write_summary
 
 Via: Any = typer.Option("both", "--via", help="sms, email or both (both: every channel the payer has).")
 Lang: Any = typer.Option("ne", "--lang", help="Language of the default SMS text: ne (Nepali) or en. Email has both.")
@@ -167,14 +167,7 @@ def _report(st: AppState, summary: Any, fmt: str | None) -> None:
             "See: khalti messages --state unknown"
         )
     code = summary.exit_code
-    if fmt == "json":
-        sys.stdout.write(dumps(summary.as_json()) + "\n")
-    elif fmt in ("tsv", "csv"):
-        data = summary.as_json()
-        data["skipped"] = dumps(data["skipped"])
-        write_records([data], fmt)
-    elif not (st.quiet and code == 0):
-        sys.stdout.write(summary.line() + "\n")
+    write_summary(summary.as_json(), fmt, None if st.quiet and code == 0 else summary.line())
     raise typer.Exit(int(code))
 
 

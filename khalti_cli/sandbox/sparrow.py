@@ -55,6 +55,7 @@ class SmsState:
     sender: str | None = None
     credits_available: int = DEFAULT_CREDITS
     credits_consumed: int = 0
+    requests: int = 0  # accepted send requests; each message names the one it came in
     messages: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -141,10 +142,12 @@ def handle_sms(state: SmsState, endpoint: str, query: str, raw: bytes, content_t
             return _error(1013)
         state.credits_available -= cost
         state.credits_consumed += cost
+        state.requests += 1
         for number in valid:
             state.messages.append(
                 {
                     "id": len(state.messages) + 1,
+                    "request": state.requests,
                     "from": params["from"],
                     "to": number,
                     "text": text,

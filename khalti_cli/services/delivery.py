@@ -143,18 +143,21 @@ def record(store: Store, items: list[Outgoing]) -> list[int]:
 
 
 def units(items: list[Outgoing], ids: list[int]) -> list[Unit]:
+    """One unit an email; SMS with exactly the same text share a unit (up to SMS_BATCH numbers, each once)."""
     out: list[Unit] = []
-    open_sms: dict[str, Unit] = {}
+    open_sms: dict[str, tuple[Unit, set[str]]] = {}
     for item, message_id in zip(items, ids, strict=True):
-        if item.channel == "sms":
-            unit = open_sms.get(item.text)
-            if unit is None or len(unit.ids) >= SMS_BATCH or item.recipient in (i.recipient for i in unit.items):
-                unit = open_sms[item.text] = Unit("sms", [], [])
-                out.append(unit)
-            unit.ids.append(message_id)
-            unit.items.append(item)
-        else:
+        if item.channel != "sms":
             out.append(Unit(item.channel, [message_id], [item]))
+            continue
+        unit, numbers = open_sms.get(item.text) or (None, set())
+        if unit is None or len(unit.ids) >= SMS_BATCH or item.recipient in numbers:
+            unit, numbers = Unit("sms", [], []), set()
+            open_sms[item.text] = (unit, numbers)
+            out.append(unit)
+        unit.ids.append(message_id)
+        unit.items.append(item)
+        numbers.add(item.recipient)
     return out
 
 
