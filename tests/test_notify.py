@@ -184,7 +184,34 @@ def test_thank_you_with_receipt_once(cli: Cli, messaging: SandboxServer, smtp: o
     [receipt] = list(mail.iter_attachments())
     assert receipt.get_filename() == "receipt-T-1.txt" and "Rs 1,500.00" in receipt.get_content()
     assert cli("notify", "--paid").stdout.startswith("sent 0,")
-    assert len(sms_received(messaging)) == 1
+    assert len(sms_received(messaging)) == 1 and len(smtp.received) == 1  # type: ignore[attr-defined]
+
+
+def test_thank_you_by_one_channel_waits_while_the_other_went(cli: Cli, messaging: SandboxServer, smtp: object) -> None:
+    assert (
+        cli(
+            "create",
+            "--amount",
+            "1500",
+            "--name",
+            "Tuition",
+            "--order-id",
+            "T-1",
+            "--customer-phone",
+            "9800000001",
+            "--customer-email",
+            "sita@example.com",
+            "--initiate",
+        ).exit_code
+        == 0
+    )
+    control(messaging, cli("show", "T-1", "--format", "json").json()["pidx"], "complete")
+    assert cli("lookup", "T-1").exit_code == 0
+    fault(messaging, {"path": "sms", "status": 503})
+    assert cli("notify", "--paid").exit_code == 75
+    assert len(smtp.received) == 1 and sms_received(messaging) == []  # type: ignore[attr-defined]
+    assert cli("notify", "--paid").exit_code == 0
+    assert len(sms_received(messaging)) == 1 and len(smtp.received) == 1  # type: ignore[attr-defined]
 
 
 def test_two_runs_at_once_one_waits(cli: Cli, messaging: SandboxServer, tmp_path: Path) -> None:

@@ -84,10 +84,13 @@ class SparrowClient:
         return self._read_send(response, len(to))
 
     def _read_send(self, response: httpx.Response, receivers: int) -> ChannelAnswer:
-        said = self._answer(response.text)
         status = response.status_code
+        if "html" in response.headers.get("content-type", "").lower():  # a proxy's error page: no details
+            said = f"an HTML page ({status} {response.reason_phrase})"
+        else:
+            said = self._answer(response.text)
         if status in (429, 503):
-            return ChannelAnswer(NOT_SENT, f"HTTP {status}: {said}", stop="outage")
+            return ChannelAnswer(NOT_SENT, said if said.startswith("an HTML") else f"HTTP {status}: {said}", "outage")
         body = _json(response)
         code = body.get("response_code") if isinstance(body, dict) else None
         if status == 200 and code == 200:

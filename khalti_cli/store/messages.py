@@ -52,12 +52,11 @@ def unpaid(store: Store, *, group: str | None, payer: str | None, period: str | 
 
 
 def newly_paid(store: Store, since: str) -> Iterator[Row]:
-    """Paid payments whose last change is after `since` and that have no thank-you planned yet."""
+    """Paid payments whose last change to a paid status is after `since` (the ledger's keys keep each
+    thank-you to one per payment and channel)."""
     marks = ",".join("?" * len(PAID))
     return store.query(
-        f"SELECT * FROM ({_CANDIDATE} WHERE p.status IN ({marks}) AND NOT EXISTS "
-        "(SELECT 1 FROM messages m WHERE m.payment_id = p.id AND m.kind = 'thanks' "
-        "AND m.state IN ('sending', 'sent', 'unknown'))) AS c "
+        f"SELECT * FROM ({_CANDIDATE} WHERE p.status IN ({marks})) AS c "
         "WHERE COALESCE((SELECT MAX(e.at) FROM events e WHERE e.payment_id = c.id "
         f"AND e.to_status IN ({marks})), c.updated_at) >= ? ORDER BY c.id",
         [*PAID, *PAID, since],
