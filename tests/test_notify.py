@@ -288,3 +288,31 @@ def test_the_same_text_goes_in_one_request_and_again_sends_once_more(
     assert [m["to"] for m in sms_received(messaging)].count("9800000000") == 2
     states = [m["state"] for m in cli("messages", "N-0", "--format", "json").json()]
     assert states == ["sent", "sent"]
+
+
+def test_killed_while_the_gateway_holds_the_answer_the_message_is_unknown_never_resent(
+    cli: Cli, messaging: SandboxServer, tmp_path: Path
+) -> None:
+    """The gateway took the message, the answer is late, the run is SIGKILLed: the next run finds it
+    handed over (`sending`), marks it unknown, says so, and does not send it again."""
+    assert (
+        cli("import", "--initiate", str(fees_csv(tmp_path / "f.csv", [("N-1", "Sita", "9800000001")]))).exit_code == 0
+    )
+    fault(messaging, {"path": "sms", "delay_ms": 20000})
+    proc = subprocess.Popen(
+        [*khalti_exe(), "notify", "N-1", "--via", "sms"],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not sms_received(messaging) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert cli("messages", "--format", "json").json()[0]["state"] == "sending"
+    again = cli("notify", "N-1", "--via", "sms")
+    assert again.exit_code == 0 and "marked unknown" in again.stderr
+    assert again.stdout.startswith("sent 0,")
+    assert len(sms_received(messaging)) == 1
+    assert cli("messages", "--format", "json").json()[0]["state"] == "unknown"

@@ -45,7 +45,9 @@ def test_remind_every_unpaid_once_per_window_and_opt_out(cli: Cli, messaging: Sa
 
     assert cli("remind", "--via", "sms", "--every", "0s").exit_code == 0  # window gone: a new reminder each
     assert len(sms_received(messaging)) == 4
-    assert cli("payers", "update", "S4", "--sms").exit_code == 0
+    assert cli("payers", "update", "S4", "--sms", "--no-email").exit_code == 0
+    shown = cli("payers", "show", "S4", "--format", "json").json()
+    assert (shown["no_sms"], shown["no_email"]) == (False, True)
     assert cli("remind", "--via", "sms").exit_code == 0
     assert [m["to"] for m in sms_received(messaging)][-1] == "9800000004"
     history = cli("history", "F-S1", "--format", "json").json()
