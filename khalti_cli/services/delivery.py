@@ -1,7 +1,8 @@
 """Sending planned messages: every one recorded (committed) before it goes, and never sent twice.
 
-The calling thread is the only writer. It records all planned messages as `queued`, then hands them to
-the senders a window at a time, committing `sending` for a window before its first request goes out.
+The calling thread is the only writer. In rounds of one transaction each, it stores the answers that came
+in, records the next planned messages as `queued` (a chunk at a time, ahead of the senders, so the first
+go out while the rest are still being written), and commits `sending` for the units it then hands over.
 SMS go through a pool of threads sharing one HTTP client (texts that are exactly the same go in one
 request with a comma-separated `to`, as Sparrow SMS allows); email through one SMTP connection.
 
@@ -192,29 +193,37 @@ STOP_WORDS = {
 
 SenderFactory = Callable[[], tuple[Callable[[Unit], ChannelAnswer], Callable[[], None]]]
 CHUNK = 500  # messages planned and recorded at a time, ahead of the senders
+MAX_AHEAD = 20_000  # at most this many recorded and waiting for a sender (a slow channel's queue)
 
 
 class _Work:
-    """The units to send, planned and recorded a chunk at a time as the senders need them."""
+    """The units to send, a queue per channel, planned and recorded a chunk at a time as the senders
+    need them (so a slow channel never holds up a fast one)."""
 
     def __init__(self, store: Store, items: Iterable[Outgoing], summary: Summary) -> None:
         self.store, self.source, self.summary = store, iter(items), summary
-        self.todo: deque[Unit] = deque()
+        self.todo: dict[str, deque[Unit]] = {}
         self.exhausted = False
 
-    def refill(self, wanted: int) -> None:
-        """Plan and record more (inside the caller's transaction) while fewer than `wanted` units wait."""
-        while not self.exhausted and len(self.todo) < wanted:
+    def refill(self, wanted: dict[str, int], stopped: set[str]) -> None:
+        """Plan and record more (inside the caller's transaction) while a channel that has messages and
+        has not stopped has fewer than `wanted[channel]` units waiting, up to MAX_AHEAD messages."""
+
+        def short() -> bool:
+            return any(len(q) < wanted[c] for c, q in self.todo.items() if c not in stopped) or not self.todo
+
+        while not self.exhausted and short() and self.left() < MAX_AHEAD:
             chunk = list(islice(self.source, CHUNK))
             if not chunk:
                 self.exhausted = True
                 break
             self.summary.planned += len(chunk)
-            self.todo.extend(units(chunk, record(self.store, chunk)))
+            for unit in units(chunk, record(self.store, chunk)):
+                self.todo.setdefault(unit.channel, deque()).append(unit)
 
     def left(self) -> int:
-        """Recorded but never handed over: they wait, queued, for the next run."""
-        return sum(len(u.ids) for u in self.todo)
+        """Recorded but not handed over: if the run ends now, they wait, queued, for the next run."""
+        return sum(len(u.ids) for q in self.todo.values() for u in q)
 
 
 def deliver(
@@ -262,29 +271,17 @@ def deliver(
                 summary.stop, summary.stop_message = "config", str(exc)
         return False
 
-    def refill() -> None:
-        if not stopped.issuperset(factories):  # every channel stopped: plan and record no more
-            work.refill(sum(limits.values()))
-
     def next_units() -> list[Unit]:
+        """The units to hand over now: for each channel, as many as it has room for."""
         batch: list[Unit] = []
-        skipped: list[Unit] = []
-        taken: Counter[str] = Counter()
-        refill()
-        while work.todo:
-            unit = work.todo.popleft()
-            channel = unit.channel
-            if channel in stopped or not ready(channel):
-                skipped.append(unit)  # stays queued for the next run
-                continue
-            if in_flight[channel] + taken[channel] >= limits[channel]:
-                work.todo.appendleft(unit)
-                break
-            batch.append(unit)
-            taken[channel] += 1
-            if not work.todo:
-                refill()
-        summary.waiting += sum(len(u.ids) for u in skipped)
+        if not stopped.issuperset(factories):  # every channel stopped: plan and record no more
+            work.refill(limits, stopped)
+        for channel, todo in work.todo.items():
+            if todo and (channel in stopped or not ready(channel)):
+                summary.waiting += sum(len(u.ids) for u in todo)  # they stay queued for the next run
+                todo.clear()
+            for _ in range(min(len(todo), limits[channel] - in_flight[channel])):
+                batch.append(todo.popleft())
         return batch
 
     done: list[tuple[Unit, ChannelAnswer]] = []
