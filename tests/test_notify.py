@@ -144,7 +144,7 @@ def test_bad_token_exits_4_and_nothing_is_lost(
     with start_sandbox(sms_token="right") as server:
         monkeypatch.setenv("KHALTI_SMS_URL", f"{server.url}/v2")
         monkeypatch.setenv("KHALTI_SMS_TOKEN", "wrong-token-value")
-        run = cli("notify", "N-1", "--via", "sms")
+        run = cli("-v", "notify", "N-1", "--via", "sms")
         assert run.exit_code == 4 and "Invalid Token" in run.stderr
         assert "wrong-token-value" not in run.stdout + run.stderr
         monkeypatch.setenv("KHALTI_SMS_TOKEN", "right")

@@ -126,3 +126,19 @@ def test_segment_boundaries() -> None:
     assert count("{" * 80).segments == 1 and count("{" * 81).segments == 2  # extension chars count twice
     assert count("क" * 70).segments == 1 and count("क" * 71).segments == 2
     assert count("क" * 134).segments == 2 and count("क" * 135).segments == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(1001, "Invalid IP Address"), (1003, "Account Inactive"), (1006, "Account has been expired")],
+)
+def test_account_errors_stop_the_run_as_configuration(sparrow: SandboxServer, code: int, words: str) -> None:
+    httpx.post(f"{sparrow.url}/sandbox/sms", json={"error": code}).raise_for_status()
+    r = httpx.post(
+        f"{sparrow.url}/v2/sms/", data={"token": "tok-123", "from": "SchoolDemo", "to": "9800000001", "text": "x"}
+    )
+    assert (r.status_code, r.json()) == (403, {"response_code": code, "response": words})
+    answer = SparrowClient(f"{sparrow.url}/v2", "tok-123", "SchoolDemo").send(["9800000001"], "x")
+    assert (answer.outcome, answer.stop) == (NOT_SENT, "config")
+    httpx.post(f"{sparrow.url}/sandbox/sms", json={"error": None}).raise_for_status()
+    assert SparrowClient(f"{sparrow.url}/v2", "tok-123", "SchoolDemo").send(["9800000001"], "x").outcome == SENT

@@ -10,7 +10,9 @@ token is accepted unless the sandbox was started with --sms-token; the sender id
 when started with --sms-from. Each receiver costs one credit a segment.
 
 Control (for tests and training): GET /sandbox/sms (the messages received and the credits),
-POST /sandbox/sms {"credits": n} (set the credits available), DELETE /sandbox/sms (forget the messages).
+POST /sandbox/sms {"credits": n} (set the credits available) or {"error": 1001 | 1003..1006 | null} (the
+account answers every request with that documented error, or again normally), DELETE /sandbox/sms (forget
+the messages).
 Faults: POST /sandbox/faults with "path": "sms" or "credit" (a fault without a path is for Khalti's API).
 """
 
@@ -32,6 +34,7 @@ ROUTES = (("sms", re.compile(r"/v2/sms/?")), ("credit", re.compile(r"/v2/credit/
 RECEIVER = re.compile(r"9[678]\d{8}")
 DEFAULT_CREDITS = 100_000
 
+ACCOUNT_ERRORS = frozenset({1001, 1003, 1004, 1005, 1006})  # the account, not the request
 ERRORS = {
     1000: "A required field is missing",
     1001: "Invalid IP Address",
@@ -56,16 +59,23 @@ class SmsState:
     credits_available: int = DEFAULT_CREDITS
     credits_consumed: int = 0
     requests: int = 0  # accepted send requests; each message names the one it came in
+    account_error: int | None = None  # 1001, 1003-1006: every request answered so (POST {"error": code})
     messages: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def control(self, method: str, body: dict[str, Any]) -> Reply:
         with self.lock:
             if method == "POST":
-                credits = body.get("credits")
-                if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
-                    return json_reply(400, {"error": "'credits' must be a whole number, 0 or more"})
-                self.credits_available = credits
+                if "error" in body:
+                    code = body["error"]
+                    if code is not None and code not in ACCOUNT_ERRORS:
+                        return json_reply(400, {"error": f"'error' must be one of {sorted(ACCOUNT_ERRORS)} or null"})
+                    self.account_error = code
+                if "credits" in body:
+                    credits = body["credits"]
+                    if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
+                        return json_reply(400, {"error": "'credits' must be a whole number, 0 or more"})
+                    self.credits_available = credits
             elif method == "DELETE":
                 self.messages.clear()
             elif method != "GET":
@@ -76,6 +86,7 @@ class SmsState:
                     "messages": list(self.messages),
                     "credits_available": self.credits_available,
                     "credits_consumed": self.credits_consumed,
+                    "error": self.account_error,
                 },
             )
 
@@ -111,6 +122,8 @@ def handle_sms(state: SmsState, endpoint: str, query: str, raw: bytes, content_t
     if endpoint == "credit":
         if not token or (state.token is not None and token != state.token):
             return _error(1002)
+        if state.account_error is not None:
+            return _error(state.account_error)
         with state.lock:
             return json_reply(
                 200,
@@ -124,6 +137,8 @@ def handle_sms(state: SmsState, endpoint: str, query: str, raw: bytes, content_t
         return _error(1000)
     if state.token is not None and token != state.token:
         return _error(1002)
+    if state.account_error is not None:
+        return _error(state.account_error)
     if state.sender is not None and params["from"] != state.sender:
         return _error(1008)
     text = params["text"]
