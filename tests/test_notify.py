@@ -70,6 +70,9 @@ def test_dry_run_prints_segments_and_credits_and_sends_nothing(
     run = cli("notify", "N-1", "--via", "sms", "--dry-run")
     assert run.exit_code == 0
     assert "(UCS-2," in run.stdout and "would send 1 SMS using 3 credit(s)" in run.stdout
+    assert "The SMS account has 100000 credit(s); this run needs 3." in run.stderr
+    httpx.post(f"{messaging.url}/sandbox/sms", json={"credits": 2}).raise_for_status()
+    assert "fewer than the 3 this run needs" in cli("notify", "N-1", "--via", "sms", "--dry-run").stderr
     english = cli("notify", "N-2", "--via", "sms", "--dry-run", "--lang", "en")
     assert "1 SMS (GSM-7" in english.stdout
     assert sms_received(messaging) == [] and cli("messages", "--format", "json").json() == []

@@ -127,7 +127,9 @@ def _run(ctx: typer.Context, req: Any, choose: Any, quiet_hours: str | None, fmt
     if req.dry_run:
         store = st.store()
         items = svc.plan(store, settings, choose(store), req, summary)
-        _print_dry(items, summary, svc.in_quiet_hours(req.moment, window))
+        credits = _print_dry(items, summary, svc.in_quiet_hours(req.moment, window))
+        if credits and settings.messaging.sms_token is not None:
+            st.say(svc.credit_note(settings, credits))
         _problems(st, summary)
         raise typer.Exit(3 if summary.problems else 0)
     if svc.in_quiet_hours(req.moment, window):
@@ -171,7 +173,8 @@ def _report(st: AppState, summary: Any, fmt: str | None) -> None:
     raise typer.Exit(int(code))
 
 
-def _print_dry(items: list[Any], summary: Any, quiet_now: bool) -> None:
+def _print_dry(items: list[Any], summary: Any, quiet_now: bool) -> int:
+    """Prints each message and the totals; returns the SMS credits the run would use."""
     out = sys.stdout
     credits = 0
     emails = 0
@@ -197,6 +200,7 @@ def _print_dry(items: list[Any], summary: Any, quiet_now: bool) -> None:
         + (" (quiet hours now: a real run would send nothing)" if quiet_now else "")
         + ".\n"
     )
+    return credits
 
 
 def messages(

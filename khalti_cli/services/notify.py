@@ -273,6 +273,22 @@ def _message(
     )
 
 
+def credit_note(settings: Settings, needed: int) -> str:
+    """One sentence on the Sparrow SMS account's credits against what a run needs (for --dry-run)."""
+    from khalti_cli.channels.sms import SparrowClient
+    from khalti_cli.errors import KhaltiError
+
+    try:
+        root, token, sender = settings.messaging.require_sms()
+        with SparrowClient(root, token, sender, timeout_ms=settings.timeout_ms, pool=1) as client:
+            available = client.credit()["credits_available"]
+    except KhaltiError as exc:
+        return f"Could not read the SMS credits: {exc}"
+    if available < needed:
+        return f"The SMS account has {available} credit(s), fewer than the {needed} this run needs: top it up first."
+    return f"The SMS account has {available} credit(s); this run needs {needed}."
+
+
 def factories(settings: Settings, req: Request, log: Callable[[str], None] | None) -> dict[str, SenderFactory]:
     """How to make each channel's sender; the settings are checked only when a channel is first used."""
 
