@@ -317,3 +317,42 @@ def test_killed_while_the_gateway_holds_the_answer_the_message_is_unknown_never_
     assert again.stdout.startswith("sent 0,")
     assert len(sms_received(messaging)) == 1
     assert cli("messages", "--format", "json").json()[0]["state"] == "unknown"
+
+
+def test_ctrl_c_mid_batch_stores_every_answer_and_leaves_nothing_in_doubt(cli: Cli, tmp_path: Path) -> None:
+    rows = [(f"C-{i:03d}", f"P{i}", f"9801{i:06d}") for i in range(60)]
+    with start_sandbox(latency_ms=60) as server:
+        env = dict(os.environ)
+        env.update(
+            {
+                "KHALTI_BASE_URL": server.url,
+                "KHALTI_SECRET_KEY": "k",
+                "KHALTI_WEBSITE_URL": "https://school.example.edu.np",
+                "KHALTI_SMS_URL": f"{server.url}/v2",
+                "KHALTI_SMS_TOKEN": SMS_TOKEN,
+                "KHALTI_SMS_FROM": "S",
+                "KHALTI_QUIET_HOURS": "off",
+            }
+        )
+        made = subprocess.run(
+            [*khalti_exe(), "import", "--initiate", str(fees_csv(tmp_path / "f.csv", rows))],
+            env=env,
+            capture_output=True,
+        )
+        assert made.returncode == 0
+        args = [*khalti_exe(), "remind", "--via", "sms", "--concurrency", "4"]
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(sms_received(server)) < 12 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130 and "Traceback" not in err
+        ledger = cli("messages", "--format", "json").json()
+        got = [m["to"] for m in sms_received(server)]
+        assert {m["state"] for m in ledger} <= {"sent", "queued"}  # nothing sending, nothing unknown
+        assert sorted(m["recipient"] for m in ledger if m["state"] == "sent") == sorted(got)
+        again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        got = [m["to"] for m in sms_received(server)]
+        assert sorted(got) == sorted(r[2] for r in rows)  # every one, once

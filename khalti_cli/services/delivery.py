@@ -251,11 +251,18 @@ def deliver(
     closers: list[Callable[[], None]] = []
     work = _Work(store, items, summary)
 
+    handed: list[Unit] = []  # units given to a pool, in order
+    started: set[int] = set()  # id() of units whose request began (set.add is atomic)
+    settled: set[int] = set()  # id() of units whose answer is committed
+    results: dict[int, ChannelAnswer] = {}  # every answer, by id() of its unit (for an interrupted run)
+
     def run(unit: Unit) -> None:
+        started.add(id(unit))
         try:
             answer = senders[unit.channel](unit)
         except Exception as exc:  # a bug in a sender must not leave the message looking unsent
             answer = ChannelAnswer(UNKNOWN, f"khalti failed while sending ({exc.__class__.__name__})")
+        results[id(unit)] = answer
         answers.put((unit, answer))
 
     def ready(channel: str) -> bool:
@@ -296,17 +303,22 @@ def deliver(
                 for unit, answer in done:
                     changes.extend(_settle(unit, answer, summary, stopped))
                 batch = next_units()  # after the answers: a channel that stopped gets no more
+                handed.extend(batch)  # before the commit: an interrupt from here on finds them
                 # handed over: from here a crash makes them unknown, never resent
                 changes.extend(
                     (_row(i, n), "sending", None) for u in batch for i, n in zip(u.items, u.ids, strict=True)
                 )
                 m.mark_many(store, changes)
+            settled.update(id(unit) for unit, _ in done)
             for unit in batch:
                 in_flight[unit.channel] += 1
                 pools[unit.channel].submit(run, unit)
             if not +in_flight:
                 break
             done = _gather(answers, sum(in_flight.values()))
+    except KeyboardInterrupt:
+        _wind_down(store, pools, handed, started, results, settled, summary, stopped)
+        raise
     finally:
         for pool in pools.values():
             pool.shutdown(wait=True)
@@ -316,6 +328,34 @@ def deliver(
     for item in work.source:  # planned after every channel stopped: not recorded, planned again next run
         summary.waiting += 1
         del item
+
+
+def _wind_down(
+    store: Store,
+    pools: dict[str, ThreadPoolExecutor],
+    handed: list[Unit],
+    started: set[int],
+    results: dict[int, ChannelAnswer],
+    settled: set[int],
+    summary: Summary,
+    stopped: set[str],
+) -> None:
+    """Ctrl-C: no new request starts; the ones under way finish and every answer not yet stored is;
+    units handed over but never started go back to `queued`. Nothing is left `sending` to be doubted."""
+    for pool in pools.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    changes: list[m.Change] = []
+    for unit in handed:
+        if id(unit) in settled:
+            continue
+        answer = results.get(id(unit))
+        if answer is not None:
+            changes.extend(_settle(unit, answer, summary, stopped))
+        elif id(unit) not in started:
+            pairs = zip(unit.items, unit.ids, strict=True)
+            changes.extend((_row(i, n), "queued", "not sent: the run was interrupted") for i, n in pairs)
+    with store.write():
+        m.mark_many(store, changes)
 
 
 ROUND_S = 0.025  # how long the writer gathers answers before one commit (commits cost ms; answers 100s of ms)
