@@ -26,6 +26,27 @@ def fees_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
+def fees_in_subprocess(server: SandboxServer, tmp_path: Path, rows: list[tuple[str, str, str]]) -> dict[str, str]:
+    """An environment for the installed khalti pointed at `server` (Khalti and SMS), with `rows` imported
+    and initiated through it."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "KHALTI_BASE_URL": server.url,
+            "KHALTI_SECRET_KEY": "k",
+            "KHALTI_WEBSITE_URL": "https://school.example.edu.np",
+            "KHALTI_SMS_URL": f"{server.url}/v2",
+            "KHALTI_SMS_TOKEN": SMS_TOKEN,
+            "KHALTI_SMS_FROM": "S",
+            "KHALTI_QUIET_HOURS": "off",
+        }
+    )
+    csv_file = str(fees_csv(tmp_path / "f.csv", rows))
+    made = subprocess.run([*khalti_exe(), "import", "--initiate", csv_file], env=env, capture_output=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return env
+
+
 def test_fee_sms_bad_input_named_the_rest_sent(cli: Cli, messaging: SandboxServer, tmp_path: Path) -> None:
     rows = [("N-1", "Sita", "+977-९८०००००००१"), ("N-2", "Ram", "01-4412345"), ("N-3", "Hari", "")]
     assert cli("import", "--initiate", str(fees_csv(tmp_path / "f.csv", rows))).exit_code == 0
@@ -230,25 +251,7 @@ def test_two_runs_at_once_one_waits(cli: Cli, messaging: SandboxServer, tmp_path
 def test_sigkill_mid_batch_no_message_twice_none_lost(cli: Cli, tmp_path: Path) -> None:
     rows = [(f"K-{i:03d}", f"P{i}", f"9800{i:06d}") for i in range(80)]
     with start_sandbox(latency_ms=40) as server:
-        env = dict(os.environ)
-        env.update(
-            {
-                "KHALTI_BASE_URL": server.url,
-                "KHALTI_SECRET_KEY": "k",
-                "KHALTI_WEBSITE_URL": "https://school.example.edu.np",
-                "KHALTI_SMS_URL": f"{server.url}/v2",
-                "KHALTI_SMS_TOKEN": SMS_TOKEN,
-                "KHALTI_SMS_FROM": "S",
-                "KHALTI_QUIET_HOURS": "off",
-            }
-        )
-        made = subprocess.run(
-            [*khalti_exe(), "import", "--initiate", str(fees_csv(tmp_path / "f.csv", rows))],
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
-        assert made.returncode == 0
+        env = fees_in_subprocess(server, tmp_path, rows)
         args = [*khalti_exe(), "remind", "--via", "sms", "--concurrency", "4"]
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -322,24 +325,7 @@ def test_killed_while_the_gateway_holds_the_answer_the_message_is_unknown_never_
 def test_ctrl_c_mid_batch_stores_every_answer_and_leaves_nothing_in_doubt(cli: Cli, tmp_path: Path) -> None:
     rows = [(f"C-{i:03d}", f"P{i}", f"9801{i:06d}") for i in range(60)]
     with start_sandbox(latency_ms=60) as server:
-        env = dict(os.environ)
-        env.update(
-            {
-                "KHALTI_BASE_URL": server.url,
-                "KHALTI_SECRET_KEY": "k",
-                "KHALTI_WEBSITE_URL": "https://school.example.edu.np",
-                "KHALTI_SMS_URL": f"{server.url}/v2",
-                "KHALTI_SMS_TOKEN": SMS_TOKEN,
-                "KHALTI_SMS_FROM": "S",
-                "KHALTI_QUIET_HOURS": "off",
-            }
-        )
-        made = subprocess.run(
-            [*khalti_exe(), "import", "--initiate", str(fees_csv(tmp_path / "f.csv", rows))],
-            env=env,
-            capture_output=True,
-        )
-        assert made.returncode == 0
+        env = fees_in_subprocess(server, tmp_path, rows)
         args = [*khalti_exe(), "remind", "--via", "sms", "--concurrency", "4"]
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
