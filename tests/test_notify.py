@@ -57,6 +57,10 @@ def test_fee_sms_bad_input_named_the_rest_sent(cli: Cli, messaging: SandboxServe
     [got] = sms_received(messaging)
     assert got["to"] == "9800000001" and "Tuition for Sita, Rs 1,500.00" in got["text"]
     assert got["from"] == "SchoolDemo"
+    fault(messaging, {"path": "sms", "status": 500, "body": f"token={SMS_TOKEN} echoed back"})
+    assert cli("notify", "N-1", "--via", "sms", "--again").exit_code == 75
+    stored = b"".join(p.read_bytes() for p in Path(os.environ["KHALTI_DB"]).parent.glob("khalti.db*"))
+    assert SMS_TOKEN.encode() not in stored and b"echoed back" in stored  # the answer kept, the token not
 
 
 def test_unknown_placeholder_sends_nothing(cli: Cli, messaging: SandboxServer, tmp_path: Path) -> None:
