@@ -292,7 +292,7 @@ def test_the_same_text_goes_in_one_request_and_again_sends_once_more(
     assert sorted(m["to"] for m in got) == sorted(r[2] for r in rows)
     assert len({m["request"] for m in got}) == 1  # one request, a comma-separated `to`
     assert cli("notify", "N-0", "--via", "sms").stdout.startswith("sent 0,")
-    assert cli("notify", "N-0", "--via", "sms", "--again").stdout.startswith("sent 1,")
+    assert cli("notify", "-", "--via", "sms", "--again", input="N-0\n\n").stdout.startswith("sent 1,")
     assert [m["to"] for m in sms_received(messaging)].count("9800000000") == 2
     states = [m["state"] for m in cli("messages", "N-0", "--format", "json").json()]
     assert states == ["sent", "sent"]
