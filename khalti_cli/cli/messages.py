@@ -16,6 +16,7 @@ Lang: Any = typer.Option("ne", "--lang", help="Language of the default SMS text:
 TemplateOpt: Any = typer.Option(None, "--template", metavar="FILE", help="Your own text, with {placeholders}.")
 DryRun: Any = typer.Option(False, "--dry-run", help="Print each message, its SMS parts and the credits; send nothing.")
 Concurrency: Any = typer.Option(16, "--concurrency", min=1, max=64, help="SMS requests in flight at once.")
+SummaryFormat: Any = typer.Option(None, "--format", help="The run's summary as json, tsv or csv (default: one line).")
 QuietHours: Any = typer.Option(
     None, "--quiet-hours", help="Send nothing between these Nepal times (default 20:00-07:00; 'off')."
 )
@@ -43,7 +44,7 @@ def notify(
     dry_run: bool = DryRun,
     concurrency: int = Concurrency,
     quiet_hours: str | None = QuietHours,
-    fmt: str | None = FormatOption,
+    fmt: str | None = SummaryFormat,
 ) -> None:
     """Send each payment's fee message (school, payer, fee, amount, due date, pay link) to the payer;
     with --paid, a thank-you with the receipt to every payer whose payment was newly paid."""
@@ -75,7 +76,7 @@ def remind(
     dry_run: bool = DryRun,
     concurrency: int = Concurrency,
     quiet_hours: str | None = QuietHours,
-    fmt: str | None = FormatOption,
+    fmt: str | None = SummaryFormat,
 ) -> None:
     """Remind the payer of every unpaid fee, at most once every --every per payment, never in quiet
     hours, never by a channel the payer opted out of. Made for cron (-q)."""
