@@ -176,13 +176,13 @@ def _report(st: AppState, summary: Any, fmt: str | None) -> None:
 
 def _print_dry(items: list[Any], summary: Any, quiet_now: bool) -> int:
     """Prints each message and the totals; returns the SMS credits the run would use."""
+    from khalti_cli.smsparts import count
+
     out = sys.stdout
     credits = 0
     emails = 0
     for item in items:
         if item.channel == "sms":
-            from khalti_cli.smsparts import count
-
             parts = count(item.text)
             credits += parts.segments
             out.write(
