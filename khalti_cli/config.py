@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from ipaddress import IPv4Address, IPv6Address
@@ -33,8 +33,16 @@ VARIABLES = (
     "KHALTI_SCHOOL_NAME",
     "KHALTI_PUBLIC_URL",
     "KHALTI_PENDING_REVIEW_HOURS",
+    "KHALTI_SMS_TOKEN",
+    "KHALTI_SMS_FROM",
+    "KHALTI_SMS_URL",
+    "KHALTI_SMTP_URL",
+    "KHALTI_SMTP_PASSWORD",
+    "KHALTI_SMTP_FROM",
+    "KHALTI_QUIET_HOURS",
 )
 DEFAULT_PENDING_REVIEW_HOURS = 24
+DEFAULT_SMS_URL = "https://api.sparrowsms.com/v2"
 
 
 class Secret:
@@ -74,6 +82,7 @@ class Settings:
     calendar: str = "bs"  # KHALTI_CALENDAR: dates people read in BS, or "ad" (Gregorian)
     env_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
+    messaging: Messaging = field(default_factory=lambda: Messaging())
 
     def require_key(self) -> str:
         """The key for a call to Khalti, after the production safety check."""
@@ -144,6 +153,58 @@ def _check_host(value: str, host: str) -> None:
     labels = host.rstrip(".").split(".")
     if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise _bad_base_url(value, "the host name is not a valid name (letters, digits, hyphens and dots)")
+
+
+@dataclass(frozen=True)
+class Messaging:
+    """Where messages to parents go: Sparrow SMS and an SMTP server. The token and password are Secrets."""
+
+    sms_token: Secret | None = None
+    sms_from: str | None = None
+    sms_url: str = DEFAULT_SMS_URL
+    smtp_url: str | None = None
+    smtp_password: Secret | None = None
+    smtp_from: str | None = None
+    quiet_hours: str | None = None
+
+    def require_sms(self) -> tuple[str, str, str]:
+        """(API root, token, sender identity) for sending SMS."""
+        if self.sms_token is None or not self.sms_token.reveal().strip():
+            raise ConfigError(
+                "No SMS token is set. Put KHALTI_SMS_TOKEN=<token from Sparrow SMS> in the .env file or the "
+                "environment (for training, the sandbox accepts any token)."
+            )
+        if not self.sms_from:
+            raise ConfigError("KHALTI_SMS_FROM is not set. Set it to the sender identity Sparrow SMS gave you.")
+        parts = urlsplit(self.sms_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"KHALTI_SMS_URL {self.sms_url!r} is not a web address, like {DEFAULT_SMS_URL}.")
+        if parts.scheme != "https" and not _is_loopback(parts.hostname):
+            raise ConfigError(
+                "KHALTI_SMS_URL must use https (the token travels in each request); plain http is allowed only "
+                "to this machine, e.g. the sandbox."
+            )
+        return self.sms_url.rstrip("/"), self.sms_token.reveal().strip(), self.sms_from
+
+    def require_smtp(self) -> tuple[str, str | None]:
+        """(KHALTI_SMTP_URL, password or None) for sending email."""
+        if not self.smtp_url:
+            raise ConfigError(
+                "KHALTI_SMTP_URL is not set. Set it to the school's mail server, e.g. "
+                "smtp://fees@school.edu.np@mail.school.edu.np:587, and the password in KHALTI_SMTP_PASSWORD."
+            )
+        return self.smtp_url, self.smtp_password.reveal() if self.smtp_password else None
+
+
+def _is_loopback(host: str) -> bool:
+    from ipaddress import ip_address
+
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def normalise_base_url(value: str) -> str:
@@ -290,14 +351,14 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _permission_warning(path: Path, values: Mapping[str, str]) -> str | None:
-    if "KHALTI_SECRET_KEY" not in values:
+    if not {"KHALTI_SECRET_KEY", "KHALTI_SMS_TOKEN", "KHALTI_SMTP_PASSWORD"} & set(values):
         return None
     try:
         mode = path.stat().st_mode
     except OSError:
         return None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return f"Warning: {path} holds the secret key and other users can read it. Run: chmod 600 {path}"
+        return f"Warning: {path} holds a secret and other users can read it. Run: chmod 600 {path}"
     return None
 
 
@@ -379,4 +440,18 @@ def load_settings(
         calendar=calendar,
         env_file=file_path,
         warnings=tuple(warnings),
+        messaging=_messaging(get),
+    )
+
+
+def _messaging(get: Callable[[str], str | None]) -> Messaging:
+    token, password = get("KHALTI_SMS_TOKEN"), get("KHALTI_SMTP_PASSWORD")
+    return Messaging(
+        sms_token=Secret(token) if token else None,
+        sms_from=get("KHALTI_SMS_FROM"),
+        sms_url=get("KHALTI_SMS_URL") or DEFAULT_SMS_URL,
+        smtp_url=get("KHALTI_SMTP_URL"),
+        smtp_password=Secret(password) if password else None,
+        smtp_from=get("KHALTI_SMTP_FROM"),
+        quiet_hours=get("KHALTI_QUIET_HOURS"),
     )

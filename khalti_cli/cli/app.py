@@ -10,6 +10,7 @@ from khalti_cli.cli import (
     corrections,
     demo,
     importing,
+    messages,
     payers,
     payments,
     reading,
@@ -83,6 +84,7 @@ for module in (
     backup,
     restore,
     school,
+    messages,
 ):
     module.register(app)
 

@@ -13,6 +13,7 @@ ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 
 
 def new_order_id(moment: datetime | None = None) -> str:
@@ -70,7 +71,10 @@ def email(value: str | None) -> str | None:
 
 
 def phone(value: str | None) -> str | None:
+    """Digits (Devanagari digits are stored as 0-9), spaces, dashes, an optional + in front."""
     value = text(value, "customer phone", limit=20)
+    if value is not None:
+        value = value.translate(_DEVANAGARI_DIGITS)
     if value is not None and not PHONE.match(value):
         raise InvalidInput(f"The customer phone {value!r} is not a phone number (digits, like 9800000001).")
     return value
