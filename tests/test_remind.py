@@ -96,8 +96,28 @@ def test_payer_without_any_contact_is_named_rest_sent(cli: Cli, messaging: Sandb
     assert [to for _, to, _ in smtp.received] == [["s3@example.com"]]  # type: ignore[attr-defined]
 
 
-def test_month_needs_billed_fees(cli: Cli, messaging: SandboxServer) -> None:
-    run = cli("remind", "--month", "2082-08")
-    assert run.exit_code in (0, 3)  # 0 once `khalti bill` gives fees a period (issue 12), 3 before
-    if run.exit_code == 3:
-        assert "khalti bill" in run.stderr
+def test_month_keeps_the_fees_billed_for_that_month(cli: Cli, messaging: SandboxServer) -> None:
+    """`remind --month` takes any spelling `khalti bill --month` takes and reminds only the fees billed for
+    that BS month (payments.period): not another month's, not a fee raised without a month."""
+    for ref, phone in (("M1", "9800000011"), ("M2", "9800000012")):
+        assert (
+            cli("payers", "add", ref, "--name", f"Parent {ref}", "--phone", phone, "--group", "Grade 7").exit_code == 0
+        )
+    fees = ("--group", "Grade 7", "--fee", "Tuition=4500", "--initiate")
+    assert cli("bill", "--month", "2082-08", *fees).exit_code == 0
+    payer_with_fee(cli, "M3", "9800000013", group="Grade 7")  # a fee of no month
+    assert cli("bill", "--month", "2082-09", *fees).exit_code == 0  # M1, M2 and M3 each
+
+    bad = cli("remind", "--via", "sms", "--month", "2082-13")
+    assert bad.exit_code == 3 and sms_received(messaging) == []
+
+    run = cli("remind", "--via", "sms", "--month", "mangsir 2082", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["sent"] == 2
+    assert sorted(m["to"] for m in sms_received(messaging)) == ["9800000011", "9800000012"]
+
+    assert cli("remind", "--via", "sms", "--month", "2082-09").exit_code == 0
+    sent = [m["to"] for m in sms_received(messaging)]
+    assert len(sent) == 5 and sorted(sent[2:]) == ["9800000011", "9800000012", "9800000013"]
+    history = cli("history", "F-M3", "--format", "json").json()
+    assert [e for e in history if e["kind"] == "message"] == []  # the fee of no month: never reminded

@@ -1,5 +1,5 @@
-"""What a message to a parent says: templates, their placeholders, and the few facts that other work
-will change (the links and dates below are the seams for the pay page and the Nepali school year).
+"""What a message to a parent says: templates, their placeholders, and the facts they are filled with
+(the pay page's link when there is one, dates in BS as people here read them).
 
 A template is plain text with placeholders in braces, `{payer}`; `{{` and `}}` are literal braces.
 Every placeholder is checked before anything is sent. Values are put in once (a payer named
@@ -15,6 +15,7 @@ from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from khalti_cli.calendar import for_people
 from khalti_cli.clock import now, parse
 from khalti_cli.errors import InvalidInput
 from khalti_cli.money import format_rupees
@@ -49,12 +50,13 @@ _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789
 _MOBILE = re.compile(r"9[678]\d{8}")
 
 
-# --- the seams: switch these when the pay page (issue 11) and the school year (issue 12) are merged ---
+# --- the links and dates of a message -------------------------------------------------------------
 
 
 def message_link(record: dict[str, Any]) -> str:
-    """The link a parent pays at: the durable pay page once it exists (issue 11), else the Khalti link
-    while it can still be paid; "" when there is none (a created fee, an expired or canceled link)."""
+    """The link a parent pays at: the pay page's durable `pay_url` when KHALTI_PUBLIC_URL is set (notify
+    gives every payable fee its token before writing, see notify.with_pay_urls), else the Khalti link while
+    it can still be paid; "" when there is none (a created fee, an expired or canceled link)."""
     if record.get("pay_url"):
         return str(record["pay_url"])
     url, expires = record.get("payment_url"), record.get("expires_at")
@@ -65,12 +67,17 @@ def message_link(record: dict[str, Any]) -> str:
     return str(url)
 
 
-def due_date_text(record: dict[str, Any]) -> str:
-    """The fee's due date for people (BS once the calendar is merged); until then the Gregorian date."""
-    due = record.get("due_date") or record.get("created_at")
-    if not due:
+def day_text(moment: object) -> str:
+    """A stored moment's day in Nepal, as people read it: BS (YYYY-MM-DD), or Gregorian with
+    KHALTI_CALENDAR=ad (or for a day past the calendar's data)."""
+    if not moment:
         return ""
-    return parse(str(due)).astimezone(NEPAL).strftime("%Y-%m-%d")
+    return for_people(parse(str(moment)).astimezone(NEPAL).date(), both=False)
+
+
+def due_date_text(record: dict[str, Any]) -> str:
+    """The fee's due date for people: BS through khalti_cli.calendar, Gregorian with KHALTI_CALENDAR=ad."""
+    return day_text(record.get("due_date") or record.get("created_at"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -158,5 +165,5 @@ def values_for(record: dict[str, Any], school: str, receipt_no: str | None = Non
         "pay_url": message_link(record),
         "order_id": str(record["order_id"]),
         "receipt_no": receipt_no or "",
-        "paid_date": parse(str(paid)).astimezone(NEPAL).strftime("%Y-%m-%d") if paid else "",
+        "paid_date": day_text(paid),
     }

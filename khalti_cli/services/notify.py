@@ -9,6 +9,7 @@ hours. A reminder goes at most once every `every_s` seconds per payment.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -103,9 +104,13 @@ def choose_by_order_ids(store: Store, order_ids: list[str]) -> list[dict[str, An
 
 
 def choose_unpaid(store: Store, *, group: str | None, payer: str | None, month: str | None) -> list[dict[str, Any]]:
-    if month is not None and not m.has_column(store, "payments", "period"):
-        raise InvalidInput("--month needs fees raised for a month (khalti bill); this database has none yet.")
-    return list(m.unpaid(store, group=group, payer=payer, period=month))
+    """Unpaid fees; `month` (any form `khalti bill --month` takes) keeps those billed for that BS month."""
+    period = None
+    if month is not None:
+        from khalti_cli.calendar import parse_month, period_key
+
+        period = period_key(*parse_month(month))
+    return list(m.unpaid(store, group=group, payer=payer, period=period))
 
 
 def choose_newly_paid(store: Store, since_s: int, moment: datetime) -> list[dict[str, Any]]:
@@ -126,8 +131,32 @@ def plan_lazy(
     words = texts(req)
     school = settings.school_name
     chosen = list(rows)
+    if req.kind != "thanks":
+        with_pay_urls(store, chosen, dry_run=req.dry_run)
     ledger = m.ledger_of(store, req.kind, [int(r["id"]) for r in chosen])
     return _planned(chosen, ledger, req, words, school, summary)
+
+
+def with_pay_urls(store: Store, rows: list[dict[str, Any]], *, dry_run: bool) -> None:
+    """With KHALTI_PUBLIC_URL set, every payable fee's message carries its durable pay_url: the payments
+    without a pay-page token get one now (as `khalti slips` does). A dry run stores nothing: its texts
+    carry a stand-in token of the same length, so the SMS parts are counted right."""
+    from khalti_cli.services.paylink import PAYABLE, ensure_tokens
+    from khalti_cli.services.records import pay_url_of, public_url
+    from khalti_cli.store.queries import PAY_TOKEN_BYTES
+
+    if public_url() is None:
+        return
+    payable = [r for r in rows if r["status"] in PAYABLE]
+    missing = [int(r["id"]) for r in payable if not r.get("pay_token")]
+    tokens: dict[int, str] = {}
+    if missing and not dry_run:
+        ensure_tokens(store, missing)
+        tokens = m.pay_tokens(store, missing)
+    stand_in = "x" * len(secrets.token_urlsafe(PAY_TOKEN_BYTES))
+    for row in payable:
+        row["pay_token"] = row.get("pay_token") or tokens.get(int(row["id"]))
+        row["pay_url"] = pay_url_of(row["pay_token"] or stand_in)
 
 
 def _planned(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store
 from khalti_cli.store.queries import Row, dump_json
@@ -32,10 +33,6 @@ def candidates_by_order_ids(store: Store, order_ids: Sequence[str]) -> dict[str,
     return found
 
 
-def has_column(store: Store, table: str, column: str) -> bool:
-    return any(r["name"] == column for r in store.query(f"PRAGMA table_info({table})"))
-
-
 def unpaid(store: Store, *, group: str | None, payer: str | None, period: str | None) -> Iterator[Row]:
     where = [f"p.status IN ({','.join('?' * len(UNPAID))})"]
     params: list[Any] = list(UNPAID)
@@ -61,6 +58,16 @@ def newly_paid(store: Store, since: str) -> Iterator[Row]:
         f"AND e.to_status IN ({marks})), c.updated_at) >= ? ORDER BY c.id",
         [*PAID, *PAID, since],
     )
+
+
+def pay_tokens(store: Store, payment_ids: Sequence[int]) -> dict[int, str]:
+    """The pay-page tokens of these payments (those that have one), by payment id."""
+    found: dict[int, str] = {}
+    for start in range(0, len(payment_ids), 500):
+        chunk = list(payment_ids[start : start + 500])
+        sql = f"SELECT id, pay_token FROM payments WHERE pay_token IS NOT NULL AND id IN ({','.join('?' * len(chunk))})"
+        found.update((int(r["id"]), str(r["pay_token"])) for r in store.query(sql, chunk))
+    return found
 
 
 def ledger_of(store: Store, kind: str, payment_ids: Sequence[int]) -> dict[int, list[Row]]:
@@ -135,6 +142,7 @@ def mark_many(store: Store, changes: Sequence[Change], *, at: str | None = None)
 
 
 def add_events(store: Store, changes: Sequence[Change], *, at: str) -> None:
+    actor = current_actor()  # who ran notify/remind (KHALTI_ACTOR or the login), as on every event
     rows = []
     for row, outcome, said in changes:
         detail: dict[str, Any] = {"message_id": row["id"], "channel": row["channel"], "recipient": row["recipient"]}
@@ -142,9 +150,10 @@ def add_events(store: Store, changes: Sequence[Change], *, at: str) -> None:
             detail["answer"] = said
         words = _WORDS.get(outcome, outcome)
         message = f"{row['kind']} {row['channel']} to {row['recipient']}: {words}"
-        rows.append((row["payment_id"], at, "message", outcome, message, dump_json(detail)))
+        rows.append((row["payment_id"], at, "message", outcome, message, dump_json(detail), actor))
     store.conn.executemany(
-        "INSERT INTO events (payment_id, at, kind, outcome, message, detail) VALUES (?, ?, ?, ?, ?, ?)", rows
+        "INSERT INTO events (payment_id, at, kind, outcome, message, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
 
 
