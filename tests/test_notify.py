@@ -178,7 +178,7 @@ def test_bad_token_exits_4_and_nothing_is_lost(
         assert len(sms_received(server)) == 1
 
 
-def test_thank_you_with_receipt_once(cli: Cli, messaging: SandboxServer, smtp: object) -> None:
+def test_thank_you_with_receipt_once(cli: Cli, messaging: SandboxServer, smtp: object, tmp_path: Path) -> None:
     assert (
         cli(
             "create",
@@ -204,11 +204,19 @@ def test_thank_you_with_receipt_once(cli: Cli, messaging: SandboxServer, smtp: o
     assert cli("lookup", "T-1").exit_code == 0
     run = cli("notify", "--paid", "--lang", "en")
     assert run.exit_code == 0 and run.stdout.startswith("sent 2,"), run.stderr
+    receipt_no = cli("show", "T-1", "--format", "json").json()["receipt_no"]
+    assert receipt_no
     [sms] = sms_received(messaging)
-    assert "thank you" in sms["text"] and "Receipt no. T-1" in sms["text"]
+    assert "thank you" in sms["text"] and f"Receipt no. {receipt_no}" in sms["text"]
     [mail] = smtp.messages()  # type: ignore[attr-defined]
+    assert receipt_no in mail["Subject"]
     [receipt] = list(mail.iter_attachments())
-    assert receipt.get_filename() == "receipt-T-1.txt" and "Rs 1,500.00" in receipt.get_content()
+    # the receipt `khalti receipt` prints: the same PNG, named by its number and order id
+    assert receipt.get_filename() == f"{receipt_no.replace('/', '-')}_T-1.png"
+    assert receipt.get_content_type() == "image/png"
+    printed = tmp_path / "printed"
+    assert cli("receipt", "T-1", "--out", str(printed)).exit_code == 0
+    assert receipt.get_content() == (printed / receipt.get_filename()).read_bytes()
     assert cli("notify", "--paid").stdout.startswith("sent 0,")
     assert len(sms_received(messaging)) == 1 and len(smtp.received) == 1  # type: ignore[attr-defined]
 
@@ -346,3 +354,32 @@ def test_ctrl_c_mid_batch_stores_every_answer_and_leaves_nothing_in_doubt(cli: C
         assert again.returncode == 0, again.stderr
         got = [m["to"] for m in sms_received(server)]
         assert sorted(got) == sorted(r[2] for r in rows)  # every one, once
+
+
+def test_fee_message_carries_the_pay_page_link_a_bs_due_date_and_the_actor(
+    cli: Cli, messaging: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With KHALTI_PUBLIC_URL set, a fee with no Khalti link yet is sent its durable pay_url (its token made
+    now); the due date is BS (Gregorian with KHALTI_CALENDAR=ad); each message event names the actor."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from khalti_cli.calendar import bs_iso
+
+    monkeypatch.setenv("KHALTI_PUBLIC_URL", "https://fees.school.example.edu.np")
+    monkeypatch.setenv("KHALTI_ACTOR", "office-pc")
+    for oid, phone in (("P-1", "9800000001"), ("P-2", "9800000002")):
+        made = cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", oid, "--customer-phone", phone)
+        assert made.exit_code == 0
+    dry = cli("notify", "P-1", "--via", "sms", "--dry-run")
+    assert dry.exit_code == 0 and "3 SMS" in dry.stdout and sms_received(messaging) == []  # counted with the link
+    assert cli("notify", "P-1", "--via", "sms", "--lang", "en").exit_code == 0
+    pay_url = cli("show", "P-1", "--format", "json").json()["pay_url"]
+    assert pay_url and pay_url.startswith("https://fees.school.example.edu.np/pay/")
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=5, minutes=45))).date()
+    [sms] = sms_received(messaging)
+    assert f"Pay with Khalti: {pay_url}" in sms["text"] and f"due {bs_iso(today)}." in sms["text"]
+    monkeypatch.setenv("KHALTI_CALENDAR", "ad")
+    assert cli("notify", "P-2", "--via", "sms", "--lang", "en").exit_code == 0
+    assert f"due {today.isoformat()}." in sms_received(messaging)[-1]["text"]
+    history = cli("history", "P-1", "--format", "json").json()
+    assert {e["actor"] for e in history if e["kind"] == "message"} == {"office-pc"}
