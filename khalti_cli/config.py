@@ -8,15 +8,16 @@ traceback can show it.
 from __future__ import annotations
 
 import os
-import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from khalti_cli.errors import ConfigError
 from khalti_cli.output import printable
+from khalti_cli.webaddress import is_loopback
+from khalti_cli.webaddress import normalise_base_url as normalise_base_url  # its old home, kept
 
 ENVIRONMENTS = ("sandbox", "production")
 DEFAULT_BASE_URLS = {"sandbox": "https://dev.khalti.com", "production": "https://khalti.com"}
@@ -31,8 +32,16 @@ VARIABLES = (
     "KHALTI_SCHOOL_NAME",
     "KHALTI_PUBLIC_URL",
     "KHALTI_PENDING_REVIEW_HOURS",
+    "KHALTI_SMS_TOKEN",
+    "KHALTI_SMS_FROM",
+    "KHALTI_SMS_URL",
+    "KHALTI_SMTP_URL",
+    "KHALTI_SMTP_PASSWORD",
+    "KHALTI_SMTP_FROM",
+    "KHALTI_QUIET_HOURS",
 )
 DEFAULT_PENDING_REVIEW_HOURS = 24
+DEFAULT_SMS_URL = "https://api.sparrowsms.com/v2"
 
 
 class Secret:
@@ -72,6 +81,7 @@ class Settings:
     calendar: str = "bs"  # KHALTI_CALENDAR: dates people read in BS, or "ad" (Gregorian)
     env_file: Path | None = None
     warnings: tuple[str, ...] = field(default=())
+    messaging: Messaging = field(default_factory=lambda: Messaging())
 
     def require_key(self) -> str:
         """The key for a call to Khalti, after the production safety check."""
@@ -114,81 +124,45 @@ class Settings:
         return self.public_url
 
 
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-_URL_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+@dataclass(frozen=True)
+class Messaging:
+    """Where messages to parents go: Sparrow SMS and an SMTP server. The token and password are Secrets."""
 
+    sms_token: Secret | None = None
+    sms_from: str | None = None
+    sms_url: str = DEFAULT_SMS_URL
+    smtp_url: str | None = None
+    smtp_password: Secret | None = None
+    smtp_from: str | None = None
+    quiet_hours: str | None = None
 
-def _bad_base_url(value: str, why: str) -> ConfigError:
-    value = re.sub(r"//[^/]*@", "//***@", value)  # a user name or password (maybe the key) is never shown
-    shown = printable(value) if len(value) <= 100 else printable(value[:97]) + "..."
-    return ConfigError(
-        f"KHALTI_BASE_URL {shown!r} is not a usable web address: {why}. "
-        "Use one like https://dev.khalti.com (sandbox) or https://khalti.com (production)."
-    )
+    def require_sms(self) -> tuple[str, str, str]:
+        """(API root, token, sender identity) for sending SMS."""
+        if self.sms_token is None or not self.sms_token.reveal().strip():
+            raise ConfigError(
+                "No SMS token is set. Put KHALTI_SMS_TOKEN=<token from Sparrow SMS> in the .env file or the "
+                "environment (for training, the sandbox accepts any token)."
+            )
+        if not self.sms_from:
+            raise ConfigError("KHALTI_SMS_FROM is not set. Set it to the sender identity Sparrow SMS gave you.")
+        parts = urlsplit(self.sms_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"KHALTI_SMS_URL {self.sms_url!r} is not a web address, like {DEFAULT_SMS_URL}.")
+        if parts.scheme != "https" and not is_loopback(parts.hostname):
+            raise ConfigError(
+                "KHALTI_SMS_URL must use https (the token travels in each request); plain http is allowed only "
+                "to this machine, e.g. the sandbox."
+            )
+        return self.sms_url.rstrip("/"), self.sms_token.reveal().strip(), self.sms_from
 
-
-def _check_host(value: str, host: str) -> None:
-    from ipaddress import IPv4Address, IPv6Address  # only here: start-up time
-
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            IPv6Address(host[1:-1])
-        except ValueError:
-            raise _bad_base_url(value, "the address in brackets is not an IPv6 address") from None
-        return
-    if not host.isascii():
-        raise _bad_base_url(value, "the host name has letters outside ASCII (write it in its xn-- form)")
-    if host.replace(".", "").isdigit():
-        try:
-            IPv4Address(host)
-        except ValueError:
-            raise _bad_base_url(value, "the host is not a valid IPv4 address") from None
-        return
-    labels = host.rstrip(".").split(".")
-    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        raise _bad_base_url(value, "the host name is not a valid name (letters, digits, hyphens and dots)")
-
-
-def normalise_base_url(value: str) -> str:
-    """Accept the root, or the root with /api/v2 (with or without the slash); return the root.
-
-    Everything an HTTP client could stumble on later is refused here, before anything is written: a value
-    that passes is a plain http(s) URL with an ASCII host, an optional numeric port and a plain path."""
-    url = value.strip().rstrip("/")
-    if not url:
-        raise _bad_base_url(value, "it is empty")
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise _bad_base_url(value, "it holds spaces, tabs or control characters")
-    if url.endswith("/api/v2"):
-        url = url[: -len("/api/v2")].rstrip("/")
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("http", "https"):
-        raise _bad_base_url(value, "it must start with https:// (or http:// for a local sandbox)")
-    netloc, _, path = rest.partition("/")
-    if any(ch in rest for ch in "?#\\"):
-        raise _bad_base_url(value, "it may not have a query (?), a fragment (#) or a backslash")
-    if "@" in netloc:
-        raise _bad_base_url(value, "it may not carry a user name or password (the key goes in KHALTI_SECRET_KEY)")
-    host, port = netloc, ""
-    if netloc.startswith("["):
-        end = netloc.find("]")
-        host, port = (netloc[: end + 1], netloc[end + 1 :]) if end > 0 else (netloc, "")
-        if port and not port.startswith(":"):
-            raise _bad_base_url(value, "the port must follow the host after a colon")
-        port = port[1:]
-    elif ":" in netloc:
-        host, port = netloc.rsplit(":", 1)
-    if not host:
-        raise _bad_base_url(value, "it has no host name")
-    _check_host(value, host)
-    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        raise _bad_base_url(value, "the port must be a number from 1 to 65535")
-    if not path.isascii() or not _URL_PATH.fullmatch(path):
-        raise _bad_base_url(value, "the path has characters a web address cannot hold")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise _bad_base_url(value, "it has no host name")
-    return url
+    def require_smtp(self) -> tuple[str, str | None]:
+        """(KHALTI_SMTP_URL, password or None) for sending email."""
+        if not self.smtp_url:
+            raise ConfigError(
+                "KHALTI_SMTP_URL is not set. Set it to the school's mail server, e.g. "
+                "smtp://fees@school.edu.np@mail.school.edu.np:587, and the password in KHALTI_SMTP_PASSWORD."
+            )
+        return self.smtp_url, self.smtp_password.reveal() if self.smtp_password else None
 
 
 _KEY_MAX = 512
@@ -295,14 +269,14 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _permission_warning(path: Path, values: Mapping[str, str]) -> str | None:
-    if "KHALTI_SECRET_KEY" not in values:
+    if not {"KHALTI_SECRET_KEY", "KHALTI_SMS_TOKEN", "KHALTI_SMTP_PASSWORD"} & set(values):
         return None
     try:
         mode = path.stat().st_mode
     except OSError:
         return None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return f"Warning: {path} holds the secret key and other users can read it. Run: chmod 600 {path}"
+        return f"Warning: {path} holds a secret and other users can read it. Run: chmod 600 {path}"
     return None
 
 
@@ -384,4 +358,18 @@ def load_settings(
         calendar=calendar,
         env_file=file_path,
         warnings=tuple(warnings),
+        messaging=_messaging(get),
+    )
+
+
+def _messaging(get: Callable[[str], str | None]) -> Messaging:
+    token, password = get("KHALTI_SMS_TOKEN"), get("KHALTI_SMTP_PASSWORD")
+    return Messaging(
+        sms_token=Secret(token) if token else None,
+        sms_from=get("KHALTI_SMS_FROM"),
+        sms_url=get("KHALTI_SMS_URL") or DEFAULT_SMS_URL,
+        smtp_url=get("KHALTI_SMTP_URL"),
+        smtp_password=Secret(password) if password else None,
+        smtp_from=get("KHALTI_SMTP_FROM"),
+        quiet_hours=get("KHALTI_QUIET_HOURS"),
     )

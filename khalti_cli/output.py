@@ -195,3 +195,14 @@ def _write_table(
         render.write_record(rows[0], out, color, keys=columns)
         return 1
     return render.write_table(rows, out, columns, color)
+
+
+def write_summary(data: dict[str, Any], fmt: str | None, line: str | None) -> None:
+    """A run's summary on stdout: one JSON object (json), one record with nested values as JSON text
+    (tsv, csv), or else the line (None: print nothing)."""
+    if fmt == "json":
+        sys.stdout.write(dumps(data) + "\n")
+    elif fmt in ("tsv", "csv"):
+        write_records([{k: dumps(v) if isinstance(v, dict) else v for k, v in data.items()}], fmt)
+    elif line is not None:
+        sys.stdout.write(line + "\n")

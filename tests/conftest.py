@@ -139,3 +139,104 @@ def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
         chunks.append(data)
     os.close(master)
     return proc.wait(timeout=30), b"".join(chunks).decode()
+
+
+# --- messages to parents: the SMS emulator (in the sandbox) and a real SMTP server on loopback ---
+
+SMS_TOKEN = "sparrow-test-token-5f2c"
+SMTP_PASSWORD = "smtp-test-password-9d1e"
+
+
+@pytest.fixture
+def messaging(configured: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """The CLI pointed at the sandbox's Sparrow SMS emulator, with quiet hours off (tests run at any hour)."""
+    monkeypatch.setenv("KHALTI_SMS_URL", f"{configured.url}/v2")
+    monkeypatch.setenv("KHALTI_SMS_TOKEN", SMS_TOKEN)
+    monkeypatch.setenv("KHALTI_SMS_FROM", "SchoolDemo")
+    monkeypatch.setenv("KHALTI_QUIET_HOURS", "off")
+    monkeypatch.setenv("KHALTI_SCHOOL_NAME", "Shree Vidya School")
+    return configured
+
+
+def sms_received(server: SandboxServer) -> list[dict[str, Any]]:
+    """What the SMS emulator received, one entry per receiver."""
+    response = httpx.get(f"{server.url}/sandbox/sms")
+    response.raise_for_status()
+    return list(response.json()["messages"])
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, port 0, in its own thread; keeps what arrives.
+
+    `refuse[address] = "550 ..."` refuses that recipient; `hang_s` makes DATA wait that long first.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        import asyncio
+        import threading
+
+        from aiosmtpd.smtp import SMTP
+
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.refuse: dict[str, str] = {}
+        self.hang_s = 0.0
+        self.password: str | None = None  # set: AUTH offered (without TLS: loopback only), this password
+        self.logins: list[str] = []
+        self.loop = asyncio.new_event_loop()
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+                if address in sink.refuse:
+                    return sink.refuse[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if sink.hang_s:
+                    await asyncio.sleep(sink.hang_s)
+                sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)))
+                return "250 Message accepted for delivery"
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+
+            ok = isinstance(data, LoginPassword) and data.password.decode() == sink.password
+            if ok:
+                sink.logins.append(data.login.decode())
+            return AuthResult(success=ok)
+
+        def protocol() -> Any:
+            if sink.password is None:
+                return SMTP(Handler(), hostname="localhost")
+            return SMTP(Handler(), hostname="localhost", authenticator=authenticator, auth_require_tls=False)
+
+        async def start() -> Any:
+            return await self.loop.create_server(protocol, host, 0)
+
+        self.server = self.loop.run_until_complete(start())
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def messages(self) -> list[Any]:
+        from email import message_from_bytes
+        from email.policy import default
+
+        return [message_from_bytes(raw, policy=default) for _, _, raw in self.received]
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    monkeypatch.setenv("KHALTI_SMTP_URL", f"smtp://127.0.0.1:{sink.port}")
+    monkeypatch.setenv("KHALTI_SMTP_FROM", "fees@school.example.edu.np")
+    try:
+        yield sink
+    finally:
+        sink.close()

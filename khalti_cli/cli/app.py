@@ -11,6 +11,7 @@ from khalti_cli.cli import (
     corrections,
     demo,
     importing,
+    messages,
     payers,
     payments,
     reading,
@@ -85,6 +86,7 @@ for module in (
     restore,
     school,
     completion,
+    messages,
 ):
     module.register(app)
 

@@ -55,21 +55,35 @@ def update(
     group: str | None = typer.Option(None, "--group", "--class", help="Class or group ('' clears it)."),
     phone: str | None = typer.Option(None, "--phone", help="Phone ('' clears it)."),
     email: str | None = typer.Option(None, "--email", help="Email ('' clears it)."),
+    sms_ok: bool | None = typer.Option(None, "--sms/--no-sms", help="Opt back in to / out of SMS from khalti."),
+    email_ok: bool | None = typer.Option(
+        None, "--allow-email/--no-email", help="Opt back in to / out of email from khalti."
+    ),
     fmt: str | None = FormatOption,
 ) -> None:
-    """Change an existing payer's details. Payments already made keep the details they were made with."""
+    """Change an existing payer's details. Payments already made keep the details they were made with.
+    --no-sms / --no-email: the payer gets no messages by that channel (notify, remind) until --sms /
+    --allow-email."""
     from khalti_cli.services.payers import check_payer
 
     fields = check_payer(reference=reference, name=name, group=group, phone=phone, email=email, name_required=False)
-    _save(ctx, fields, fmt, must_exist=True)
+    opt_outs = {k: not v for k, v in (("sms", sms_ok), ("email", email_ok)) if v is not None}
+    _save(ctx, fields, fmt, must_exist=True, opt_outs=opt_outs)
 
 
-def _save(ctx: typer.Context, fields: dict[str, Any], fmt: str | None, *, must_exist: bool) -> None:
+def _save(
+    ctx: typer.Context,
+    fields: dict[str, Any],
+    fmt: str | None,
+    *,
+    must_exist: bool,
+    opt_outs: dict[str, bool] | None = None,
+) -> None:
     from khalti_cli.services.payers import save_payer
 
     fmt = check_format(fmt)
     st = state(ctx)
-    record, outcome = save_payer(st.store(), fields, must_exist=must_exist)
+    record, outcome = save_payer(st.store(), fields, must_exist=must_exist, opt_outs=opt_outs)
     st.say(f"Payer {record['reference']}: {outcome}.")
     if fmt:
         write_records([record], fmt, single=True, color=st.stdout_color())

@@ -9,7 +9,7 @@ import typer
 
 from khalti_cli.cli.options import MAX_COUNT, MAX_RATE, FormatOption, check_format, parse_duration
 from khalti_cli.cli.state import state
-from khalti_cli.output import dumps, write_records
+from khalti_cli.output import dumps, write_summary
 
 
 def register(app: typer.Typer) -> None:
@@ -57,14 +57,8 @@ def reconcile(
     for bug in summary.unexpected[:5]:
         st.log(bug.details.rstrip())
     code = summary.exit_code
-    if fmt == "json":
-        sys.stdout.write(dumps(summary.as_json()) + "\n")
-    elif fmt in ("tsv", "csv"):
-        data = summary.as_json()
-        data["by_status"] = dumps(data["by_status"])
-        write_records([data], fmt)
-    elif fmt != "jsonl" and not (st.quiet and code == 0):
-        sys.stdout.write(("(dry run) " if dry_run else "") + summary.line() + "\n")
+    show = fmt != "jsonl" and not (st.quiet and code == 0)
+    write_summary(summary.as_json(), fmt, (("(dry run) " if dry_run else "") + summary.line()) if show else None)
     if summary.voided:
         st.say(f"{summary.voided} link(s) whose initiate got no answer were voided.")
     raise typer.Exit(int(code))

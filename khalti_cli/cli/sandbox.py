@@ -24,6 +24,10 @@ def sandbox(
     fee_percent: str = typer.Option(
         "2", "--fee-percent", help="Khalti's fee reported on each completed payment, in percent (0 to 100)."
     ),
+    sms_token: str | None = typer.Option(
+        None, "--sms-token", help="The SMS emulator accepts only this token (a test one). Default: any."
+    ),
+    sms_from: str | None = typer.Option(None, "--sms-from", help="The SMS emulator accepts only this sender."),
 ) -> None:
     """Serve a local emulator of Khalti's API: for training, demos and tests. Prints its address."""
     from decimal import Decimal, InvalidOperation
@@ -42,11 +46,23 @@ def sandbox(
         sys.stdout.flush()
         sys.stderr.write(
             f"khalti sandbox at {url}: set KHALTI_BASE_URL={url} and any KHALTI_SECRET_KEY"
-            f"{' (the --key value)' if key else ''}. Test IDs 9800000000-9800000005, MPIN 1111. Ctrl-C stops.\n"
+            f"{' (the --key value)' if key else ''}. Test IDs 9800000000-9800000005, MPIN 1111. "
+            f"SMS: KHALTI_SMS_URL={url}/v2. Ctrl-C stops.\n"
         )
 
     try:
-        serve(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=sys.stdout, ready=ready, fee_bp=fee_bp)
+        serve(
+            host,
+            port,
+            latency_ms=latency_ms,
+            ttl=ttl,
+            key=key,
+            log=sys.stdout,
+            ready=ready,
+            sms_token=sms_token,
+            sms_from=sms_from,
+            fee_bp=fee_bp,
+        )
     except OSError as exc:
         from khalti_cli.errors import InvalidInput
 

@@ -6,6 +6,7 @@
     GET    /sandbox/faults                      the queued fault specs
     POST   /sandbox/faults                      queue a fault spec (see faults.py)
     DELETE /sandbox/faults                      clear the queue
+    GET|POST|DELETE /sandbox/sms                the SMS emulator: messages, credits (see sparrow.py)
 
 Errors: 400 for a bad request (unknown action, bad body), 404 for an unknown pidx, 409 for a
 transition the payment cannot make; every error body is {"error": "..."}.
@@ -61,6 +62,8 @@ def handle_control(state: SandboxState, method: str, path: str, raw: bytes) -> R
         return _error(400, str(exc))
     if not isinstance(body, dict):
         return _error(400, "the request body must be a JSON object")
+    if parts == ["sms"]:
+        return state.sms.control(method, body)
     if parts == ["faults"]:
         return _faults(state, method, body)
     if not parts or parts[0] != "payments" or len(parts) > 3:

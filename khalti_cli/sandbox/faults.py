@@ -2,7 +2,7 @@
 
 A spec is a JSON object; ``count`` (default 1) is how many API requests it serves, after which it is
 gone. Specs are consumed first in, first out; a spec with ``path`` only serves that endpoint, and
-requests to other endpoints pass it by. Only initiate, lookup and refund requests consume faults.
+requests to other endpoints pass it by. Only initiate, lookup, refund (and SMS) requests consume faults.
 
 Keys:
 
@@ -17,7 +17,8 @@ Keys:
 - ``hold``: ``true``: handle the request normally, then hold the answer back until the fault queue is
   cleared (``DELETE /sandbox/faults``) or ten minutes pass. A test kills the client while its request is
   held: the work was done at Khalti, and the client never learns it.
-- ``path``: ``"initiate"``, ``"lookup"`` or ``"refund"``: only that endpoint consumes the spec.
+- ``path``: ``"initiate"``, ``"lookup"`` or ``"refund"``: only that endpoint consumes the spec;
+  ``"sms"`` or ``"credit"``: the Sparrow SMS emulator's endpoints, which consume only specs with their path.
 
 Which ones do the real work: a spec with only ``delay_ms`` (or ``hold``) handles the request normally and holds
 the answer back for ``delay_ms`` (an initiate really creates the payment at once, which models a
@@ -37,7 +38,8 @@ from typing import Any
 from .errors import SandboxError
 from .reply import JSON_TYPE, Reply, html_reply, json_reply
 
-ENDPOINTS = ("initiate", "lookup", "refund")
+ENDPOINTS = ("initiate", "lookup", "refund", "sms", "credit")
+SMS_ENDPOINTS = ("sms", "credit")  # Sparrow SMS: only a spec with this path applies
 _KEYS = frozenset(
     {"status", "count", "retry_after", "delay_ms", "drop", "body", "json", "path", "content_type", "hold"}
 )
@@ -73,6 +75,8 @@ class Fault:
         return not (self.drop or self.status is not None or self.body is not None or self.has_json)
 
     def matches(self, endpoint: str) -> bool:
+        if endpoint in SMS_ENDPOINTS:
+            return self.path == endpoint
         return self.path is None or self.path == endpoint
 
     def to_spec(self) -> dict[str, Any]:

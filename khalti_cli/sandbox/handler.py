@@ -19,6 +19,7 @@ from .control import handle_control
 from .faults import HOLD_S, fault_reply
 from .page import get_page, post_page, return_page
 from .reply import Reply, html_reply, json_reply
+from .sparrow import handle_sms, match_sms
 from .state import SandboxState
 
 _MAX_BODY = 5 * 1024 * 1024
@@ -138,6 +139,9 @@ class Handler(BaseHTTPRequestHandler):
                     return reply, " (held)"
                 return reply, " (delayed)"
             return reply, ""
+        sms = match_sms(path)
+        if sms is not None:
+            return self._sms(sms, query, raw)
         if path == "/sandbox" or path.startswith("/sandbox/"):
             return handle_control(state, method, path, raw), ""
         if path == "/" and method == "GET":
@@ -149,6 +153,25 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/", "/pay", "/cancel"):
             return html_reply(405, "<!doctype html><title>405</title><p>Method not allowed.</p>\n"), ""
         return json_reply(404, {"detail": "Not found."}), ""
+
+    def _sms(self, endpoint: str, query: str, raw: bytes) -> tuple[Reply, str]:
+        state, config = self._srv.state, self._srv.config
+        if config.latency_ms:
+            time.sleep(config.latency_ms / 1000)
+        fault = state.take_fault(endpoint)
+        if fault is not None and not fault.does_work:
+            time.sleep(fault.delay_ms / 1000)
+            injected = fault_reply(fault)
+            if injected is not None:
+                return injected, " (fault)"
+        reply = handle_sms(state.sms, endpoint, query, raw, self.headers.get("Content-Type", ""))
+        if fault is not None:
+            time.sleep(fault.delay_ms / 1000)
+            if fault.hold:
+                state.wait_for_release(HOLD_S)
+                return reply, " (held)"
+            return reply, " (delayed)"
+        return reply, ""
 
     def _base_url(self) -> str:
         """The payment page's address: ours, or the Host the client used when bound to all interfaces."""

@@ -77,8 +77,11 @@ class SandboxServer:
         key: str | None = None,
         log: TextIO | None = None,
         fee_bp: int = 0,
+        sms_token: str | None = None,
+        sms_from: str | None = None,
     ) -> None:
         self.state = SandboxState(ttl=ttl, fee_bp=fee_bp)
+        self.state.sms.token, self.state.sms.sender = sms_token, sms_from
         config = Config(latency_ms=latency_ms, key=key, log=log, wildcard=host in _WILDCARDS)
         self._httpd = _HTTPServer(host, port, self.state, config)  # binds and listens
         shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -137,10 +140,23 @@ def start_sandbox(
     key: str | None = None,
     log: TextIO | None = None,
     fee_bp: int = 0,
+    sms_token: str | None = None,
+    sms_from: str | None = None,
 ) -> SandboxServer:
     """Serve in a daemon thread; returns once the socket is listening. port=0 picks a free port.
     fee_bp: Khalti's fee on each completed payment, in basis points (100 = 1 %)."""
-    return SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log, fee_bp=fee_bp).start()
+    server = SandboxServer(
+        host,
+        port,
+        latency_ms=latency_ms,
+        ttl=ttl,
+        key=key,
+        log=log,
+        fee_bp=fee_bp,
+        sms_token=sms_token,
+        sms_from=sms_from,
+    )
+    return server.start()
 
 
 def serve(
@@ -153,13 +169,25 @@ def serve(
     log: TextIO,
     ready: Callable[[str], None],
     fee_bp: int = 0,
+    sms_token: str | None = None,
+    sms_from: str | None = None,
 ) -> None:
     """Blocking: serve until KeyboardInterrupt; calls ready(url) once listening.
 
     Returns normally after Ctrl-C (the interrupt is the way to stop it). An address already in use
     raises OSError before ready() is called.
     """
-    server = SandboxServer(host, port, latency_ms=latency_ms, ttl=ttl, key=key, log=log, fee_bp=fee_bp)
+    server = SandboxServer(
+        host,
+        port,
+        latency_ms=latency_ms,
+        ttl=ttl,
+        key=key,
+        log=log,
+        fee_bp=fee_bp,
+        sms_token=sms_token,
+        sms_from=sms_from,
+    )
     try:
         ready(server.url)
         server.serve_forever()

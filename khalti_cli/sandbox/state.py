@@ -35,6 +35,7 @@ from .payment import (
     Payment,
     copy_json,
 )
+from .sparrow import SmsState
 
 
 def _paisa(value: Any, what: str, minimum: int) -> int:
@@ -62,6 +63,7 @@ class SandboxState:
         self._by_transaction: dict[str, str] = {}
         self._faults: list[Fault] = []
         self._release = threading.Event()
+        self.sms = SmsState()  # the Sparrow SMS emulator's account and messages
 
     # -- creating and reading -------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from khalti_cli.services.rows import BadRow, Columns, input_format, open_source,
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 
-PAYER_KEYS = ("reference", "name", "group", "phone", "email", "created_at", "updated_at")
+PAYER_KEYS = ("reference", "name", "group", "phone", "email", "created_at", "updated_at", "no_sms", "no_email")
 # record key -> column in the payers table
 _COLUMN = {"reference": "reference", "name": "name", "group": "group_name", "phone": "phone", "email": "email"}
 PAYER_COLUMNS = Columns(
@@ -65,7 +65,9 @@ def check_payer(
 
 
 def payer_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: row.get(_COLUMN.get(key, key)) for key in PAYER_KEYS}
+    record = {key: row.get(_COLUMN.get(key, key)) for key in PAYER_KEYS}
+    record["no_sms"], record["no_email"] = bool(row.get("no_sms")), bool(row.get("no_email"))
+    return record
 
 
 def find_payer(store: Store, reference: str) -> dict[str, Any]:
@@ -78,11 +80,21 @@ def find_payer(store: Store, reference: str) -> dict[str, Any]:
     return row
 
 
-def save_payer(store: Store, fields: dict[str, str | None], *, must_exist: bool = False) -> tuple[dict[str, Any], str]:
+def save_payer(
+    store: Store, fields: dict[str, str | None], *, must_exist: bool = False, opt_outs: dict[str, bool] | None = None
+) -> tuple[dict[str, Any], str]:
     """Add a payer, or change the given fields of an existing one. Returns (record, 'added' | 'updated' |
-    'unchanged'). Payments already made keep the details they were made with."""
+    'unchanged'). Payments already made keep the details they were made with. `opt_outs` maps a channel
+    (sms, email) to True (no messages by it) or False (messages again)."""
+    from khalti_cli.store.messages import set_opt_out
+
     with store.write():
+        before = q.get_payer(store, str(fields["reference"]))
         outcome = _save(store, fields, must_exist=must_exist, at=stamp())
+        for channel, out in (opt_outs or {}).items():
+            if before is None or bool(before[f"no_{channel}"]) != out:
+                set_opt_out(store, str(fields["reference"]), channel, out)
+                outcome = "updated"
     row = q.get_payer(store, str(fields["reference"]))
     assert row is not None
     return payer_record(row), outcome

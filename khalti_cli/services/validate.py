@@ -71,6 +71,7 @@ def email(value: str | None) -> str | None:
 
 
 def phone(value: str | None) -> str | None:
+    """Digits (Devanagari digits are stored as 0-9), spaces, dashes, an optional + in front."""
     value = text(value, "customer phone", limit=20)
     if value is not None:  # staff may type Devanagari digits (९८००००००००), as in amounts
         value = value.translate(DEVANAGARI_DIGITS)

@@ -194,3 +194,42 @@ def m005_school_year(db: Database) -> None:
     ).fetchall()
     for payment_id, paid_at in paid:
         give_receipt_no(db.conn, payment_id, paid_at)
+
+
+@migrations()
+def m006_messages(db: Database) -> None:
+    """The message ledger (fee messages, reminders, thank-yous to parents) and the payers' opt-outs.
+
+    A message row is committed before the message goes out; `dedupe_key` is unique, so two runs (or a
+    run after a crash) can never plan the same message twice. States: queued (recorded, not handed to the
+    gateway: safe to send), sending (handed over: a crash now leaves it unknown), sent, failed (nothing
+    went out), unknown (it may have gone: never sent again by itself).
+    """
+    messages: Any = db.table("messages")
+    messages.create(
+        {
+            "id": int,
+            "payment_id": int,
+            "kind": str,  # fee | reminder | thanks
+            "channel": str,  # sms | email
+            "recipient": str,
+            "dedupe_key": str,
+            "body_sha256": str,
+            "segments": int,
+            "state": str,
+            "answer": str,  # the gateway's answer, capped, secrets removed
+            "created_at": str,
+            "updated_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"payment_id", "kind", "channel", "recipient", "dedupe_key", "state", "created_at", "updated_at"},
+        foreign_keys=[("payment_id", "payments", "id")],
+        strict=True,
+    )
+    messages.create_index(["dedupe_key"], unique=True)
+    messages.create_index(["payment_id", "kind", "created_at"])
+    messages.create_index(["state"])
+    payers: Any = db.table("payers")
+    payers.add_column("no_sms", int, not_null_default=0)
+    payers.add_column("no_email", int, not_null_default=0)
