@@ -124,7 +124,9 @@ def fault(server: SandboxServer, spec: dict[str, Any]) -> None:
 
 
 def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Runs the installed khalti with stdout and stderr on a pseudo-terminal."""
+    """Runs the installed khalti with stdout and stderr on a pseudo-terminal. No pager (nobody is there to
+    press q), unless the test names one."""
+    env = {"KHALTI_PAGER": "cat", **env}
     master, slave = pty.openpty()
     proc = subprocess.Popen([*khalti_exe(), *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
     os.close(slave)
