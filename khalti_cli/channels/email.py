@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
-from ipaddress import ip_address
 from urllib.parse import unquote, urlsplit
 
 from khalti_cli.channels import NOT_SENT, REJECTED, SENT, UNKNOWN, ChannelAnswer, cap
 from khalti_cli.errors import ConfigError
+from khalti_cli.webaddress import is_loopback
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,7 @@ class SmtpTarget:
 
     @property
     def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.host)
 
 
 def parse_smtp_url(url: str, sender: str | None) -> SmtpTarget:
