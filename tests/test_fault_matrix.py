@@ -404,6 +404,7 @@ def test_the_contract_table_and_the_program_decide_alike() -> None:
                 for i, (word, amount) in enumerate(combo)
             ]
             payment = {
+                "order_id": "M-1",
                 "status": stored,
                 "amount_paisa": 1000,
                 "review_reason": "earlier" if stored == "review" else None,
