@@ -71,44 +71,99 @@ KHALTI_WORD = {  # Khalti's word, lower-cased with spaces folded -> the contract
     "failed": "failed",
 }
 PAID_STATUSES = {"completed", "refunded", "partially_refunded"}
-SET_BY_PEOPLE = {"voided", "paid_offline"}  # final statuses a person sets (khalti void / settle)
+HELD = {"completed", "partially_refunded"}  # money Khalti still holds on a link (a refunded link gave it back)
+SET_BY_PEOPLE = {"voided", "paid_offline"}  # final statuses a person sets (khalti void / settle / resolve)
 
 
-def expected_status(stored: str, amount_paisa: int, links: list[dict[str, Any]]) -> str:
-    """What a payment's links decide, from the contract alone (links oldest first, those with a pidx):
-
-    - a link never looked up counts as `initiated`; Khalti's word maps by the table above;
-    - a word Khalti does not document, or Khalti not knowing the pidx, is `review`;
-    - a paid word for another amount than the payment's is `review`; two paid links are `review`;
-    - a payment that was paid and whose links no longer show it paid is `review`;
-    - `review` is sticky, and so is what a person set;
-    - otherwise: the paid link decides, else a pending one, else a live one, else the newest link.
-    """
-    if stored in SET_BY_PEOPLE:
-        return stored
+def known_problems(
+    stored: str, amount_paisa: int, links: list[dict[str, Any]], decision: str | None
+) -> tuple[list[str], list[str]]:
+    """The problems a person must look at (contract "Statuses" and "Corrections", the README's "reason -> way
+    out" table), each under the key `payments.accepted` stores once a person's decision accepted it
+    (schema m003: a JSON list of problem keys), and the statuses of the links, oldest first."""
+    problems: list[str] = []
     seen: list[str] = []
+    held: list[dict[str, Any]] = []
+    gave_back = False
     for link in links:
         word = link["khalti_status"]
-        status = "initiated" if word is None else KHALTI_WORD.get(" ".join(word.lower().split()), "review")
-        if status in PAID_STATUSES and link["total_amount_paisa"] != amount_paisa:
+        if word is None:
+            status = "initiated"
+        elif word == "not_found":  # Khalti does not know the pidx
             status = "review"
+            problems.append(f"not_found:{link['pidx']}")
+        else:
+            status = KHALTI_WORD.get(" ".join(word.lower().split()), "review")
+            if status == "review":  # a word Khalti's docs do not list
+                problems.append(f"undocumented:{link['pidx']}:{word}")
+        if status in HELD:
+            held.append(link)
+        gave_back = gave_back or status == "refunded"
         seen.append(status)
-    paid = [status for status in seen if status in PAID_STATUSES]
-    if stored == "review" or "review" in seen or len(paid) > 1 or (stored in PAID_STATUSES and not paid):
+    for link in held:  # paid, for another amount than the payment's
+        if link["total_amount_paisa"] != amount_paisa:
+            problems.append(f"mismatch:{link['pidx']}:{link['total_amount_paisa']}")
+    if len(held) > 1:  # paid twice on Khalti
+        problems.append("double:" + ",".join(sorted(link["pidx"] for link in held)))
+    for link in held:  # money that arrived after a person voided or settled the fee
+        if decision == "voided":
+            problems.append(f"paid_after_void:{link['pidx']}")
+        elif decision == "paid_offline":
+            problems.append(f"paid_twice:{link['pidx']}")
+    # a paid payment whose links no longer show money held or given back (unless a person resolved it as
+    # completed: that is the decision they took knowing it)
+    if stored in PAID_STATUSES and not held and not gave_back and links and decision != "completed":
+        problems.append(f"unpaid_after_paid:{links[-1]['pidx']}:{links[-1]['khalti_status']}")
+    return problems, seen
+
+
+def expected_status(
+    stored: str,
+    amount_paisa: int,
+    links: list[dict[str, Any]],
+    decision: str | None = None,
+    accepted: frozenset[str] = frozenset(),
+) -> str:
+    """What a payment's links decide, from the contract alone (links oldest first, those with a pidx;
+    `decision` and `accepted`: a person's standing decision and the problem keys it accepted):
+
+    - a link never looked up counts as `initiated`; Khalti's word maps by the table above;
+    - a problem (known_problems: a word Khalti does not document, a pidx Khalti does not know, money held for
+      another amount, two links holding money, money after a void or a counter payment, a paid payment no
+      longer shown paid) is `review`, unless a person's decision accepted it: only a NEW problem reopens;
+    - `review` is sticky;
+    - a person's `voided` or `paid_offline` holds; `completed` by resolve holds unless the links show paid;
+    - otherwise: a link holding money decides (the oldest), else a link refunded in full for the exact
+      amount (`refunded`), else the newest pending one, else the newest live one, else the newest link.
+      A fully refunded extra link is not paid: one exact paid link and one refunded link are `completed`.
+    """
+    problems, seen = known_problems(stored, amount_paisa, links, decision)
+    if stored == "review" or any(key not in accepted for key in problems):
         return "review"
-    for wanted in (PAID_STATUSES, {"pending"}, {"initiated"}):
-        for status in seen:
-            if status in wanted:
-                return status
-    return seen[-1]
+    refunded_exact = [
+        link
+        for link, status in zip(links, seen, strict=True)
+        if status == "refunded" and link["total_amount_paisa"] == amount_paisa
+    ]
+    status = next((s for s in seen if s in HELD), None)
+    if status is None and refunded_exact:
+        status = "refunded"
+    for wanted in ("pending", "initiated"):
+        if status is None and wanted in seen:
+            status = wanted
+    if status is None:
+        status = seen[-1]
+    if decision in SET_BY_PEOPLE or (decision == "completed" and status not in PAID_STATUSES):
+        return decision
+    return status
 
 
 def check_invariants(db: Path) -> None:
     """The database is sound, and no status change is half-written:
 
     - PRAGMA integrity_check and foreign_key_check pass;
-    - every payment's status is what its links decide (expected_status: the contract's rules, not the
-      program's own);
+    - every payment's status is what its links and a person's standing decision decide (expected_status:
+      the contract's rules, not the program's own);
     - every payment's history of status events is one unbroken chain ending in its current status;
     - no link is left 'sending' with a pidx, and every link with a pidx is open or final.
     """
@@ -126,7 +181,10 @@ def check_invariants(db: Path) -> None:
                     assert link["state"] in ("open", "final"), link
             looked = [link for link in links if link["pidx"] and link["state"] in ("open", "final")]
             if looked:
-                decided = expected_status(payment["status"], payment["amount_paisa"], looked)
+                accepted = frozenset(json.loads(payment["accepted"] or "[]"))
+                decided = expected_status(
+                    payment["status"], payment["amount_paisa"], looked, payment["decision"], accepted
+                )
                 assert decided == payment["status"], (payment["order_id"], decided, payment["status"], looked)
             chain = [
                 dict(r)

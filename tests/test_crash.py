@@ -311,7 +311,12 @@ def test_kill_import(cli: Cli, server: SandboxServer, tmp_path: Path) -> None:
         # The same command again makes what is missing.
         again = in_process(cli, k.db, server, "import", str(tmp_path / f"fees-{k.trial}.csv"), "--initiate")
         assert again.exit_code == 0, again.stderr
-        converged_links(k.db, server, ids, in_flight=3)
+        # The killed import ran with --concurrency 3. importer.initiate_range writes the 'sending' rows of up to
+        # `window` = 2 x concurrency requests ahead of the answers it has committed, and its one writer stores
+        # the answers that arrived in a group commit: so up to 6 links can be made at Khalti whose answers were
+        # received, queued or mid-commit but never stored (their rows stay 'sending', reconcile voids them;
+        # nobody saw their URLs). 3 was the bound when each answer was committed as it came.
+        converged_links(k.db, server, ids, in_flight=2 * 3)
         check_invariants(k.db)
     summary("import", trials)
 

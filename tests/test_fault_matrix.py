@@ -404,6 +404,7 @@ def test_the_contract_table_and_the_program_decide_alike() -> None:
                 for i, (word, amount) in enumerate(combo)
             ]
             payment = {
+                "order_id": "M-1",
                 "status": stored,
                 "amount_paisa": 1000,
                 "review_reason": "earlier" if stored == "review" else None,
@@ -411,3 +412,36 @@ def test_the_contract_table_and_the_program_decide_alike() -> None:
             assert decide_for(payment, links)[0] == expected_status(stored, 1000, links), (stored, combo)
             checked += 1
     assert checked == 7 * (12 + 144)
+
+
+def test_the_contract_table_and_the_program_decide_alike_after_a_decision() -> None:
+    """The same comparison after a person's standing decision (void, settle, resolve as completed, issue 10):
+    the decision accepted the problems its first link showed, and a second link may bring new ones."""
+    import json
+
+    from store_checks import expected_status, known_problems
+
+    from khalti_cli.services.apply import decide_for
+
+    checked = 0
+    for decision in ("voided", "paid_offline", "completed"):
+        for combo in [[a] for a in WORDS] + [[a, b] for a in WORDS for b in WORDS]:
+            links = [
+                {"pidx": f"P{i}", "state": "open", "khalti_status": word, "total_amount_paisa": amount}
+                for i, (word, amount) in enumerate(combo)
+            ]
+            accepted = frozenset(known_problems("review", 1000, links[:1], None)[0])
+            payment = {
+                "order_id": "M-1",
+                "status": decision,
+                "amount_paisa": 1000,
+                "review_reason": None,
+                "decision": decision,
+                "accepted": json.dumps(sorted(accepted)),
+            }
+            assert decide_for(payment, links)[0] == expected_status(decision, 1000, links, decision, accepted), (
+                decision,
+                combo,
+            )
+            checked += 1
+    assert checked == 3 * (12 + 144)
