@@ -138,7 +138,12 @@ def list_payers(
 
         write_xlsx(st, [("Payers", PAYER_KEYS, run(st.store(), search=search, group=group))], out, force)
         return
-    write_records(run(st.store(), search=search, group=group), fmt, color=st.stdout_color())
+    # On a terminal, what the office looks people up by; machine formats keep every key.
+    columns = TABLE_COLUMNS if fmt == "table" else None
+    write_records(run(st.store(), search=search, group=group), fmt, columns=columns, color=st.stdout_color())
+
+
+TABLE_COLUMNS = ("reference", "name", "group", "phone", "email")
 
 
 @payers_app.command("show")

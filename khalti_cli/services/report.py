@@ -27,6 +27,7 @@ COLLECTED = ("completed", "partially_refunded")
 OUTSIDE = ("paid_offline",)  # collected at the counter or the bank (khalti settle), shown apart
 PER_DAY = (*COLLECTED, "paid_offline")  # collections per day: money in, at the counter too
 EXPIRING_WITHIN = timedelta(hours=1)
+PREFILL_DAYS = 400
 
 
 def this_month(moment: datetime | None = None) -> tuple[datetime, datetime]:
@@ -208,7 +209,9 @@ def _per_day(
     first = start.astimezone().date()
     last = min(end - timedelta(microseconds=1), moment).astimezone().date()
     day = first
-    while day <= last:
+    # Days without collections are listed too (as 0) for a period of about a year at most: a period that
+    # starts in year 2 would otherwise be 740,000 empty days.
+    while day <= last and (last - first).days <= PREFILL_DAYS:
         days[day] = Figure()
         day += timedelta(days=1)
     for r in q.paid_moments(store, PER_DAY, since=stamp(start), until=stamp(end), periods=periods):
