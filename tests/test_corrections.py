@@ -182,7 +182,13 @@ def test_cash_then_khalti(cli: Cli, configured: SandboxServer, isolated: Path) -
     before = snapshot(db)
     assert cli("settle", "C-1", "--method", "card", "--reference", "R-1", "--yes").exit_code == 3
     tomorrow = (datetime.now().astimezone() + timedelta(days=1)).date().isoformat()
-    for day, why in (("2026-02-30", "not a date"), (tomorrow, "in the future"), ("2082-08-12", "BS date")):
+    future_bs = ("2083-12-01", "in the future")  # a typed year from 2060 is Bikram Sambat, as everywhere
+    for day, why in (
+        ("2026-02-30", "not a date"),
+        (tomorrow, "in the future"),
+        future_bs,
+        ("2083-13-01", "not a month"),
+    ):
         refused = cli("settle", "C-1", "--method", "cash", "--reference", "R-1", "--date", day, "--yes")
         assert refused.exit_code == 3 and why in refused.stderr, (day, refused.stderr)
     assert cli("settle", "C-1", "--method", "cash", "--reference", "R-1").exit_code == 2
@@ -195,7 +201,7 @@ def test_cash_then_khalti(cli: Cli, configured: SandboxServer, isolated: Path) -
         "--reference",
         "RCPT-77",
         "--date",
-        "2026-11-20",
+        "2083-08-04",  # BS: 2026-11-20
         "--yes",
         "--format",
         "json",

@@ -191,19 +191,21 @@ def void(store: Store, order_ids: Sequence[str], reason: str, *, confirm: Confir
 
 
 def settle_date(value: str | None, today: date | None = None) -> str:
-    """--date: YYYY-MM-DD, not in the future; default today (local)."""
+    """--date: a typed day as everywhere (BS from year 2060, `bs:`/`ad:` force either), not in the future;
+    default today (local). Stored as the Gregorian YYYY-MM-DD."""
+    from khalti_cli.calendar import parse_day
+
     today = today or datetime.now().astimezone().date()
     if value is None or not value.strip():
         return today.isoformat()
     text = value.strip()
     try:
-        day = date.fromisoformat(text) if len(text) == 10 else None
+        day = parse_day(text)
     except ValueError:
-        day = None
-    if day is None:
-        raise InvalidInput(f"The date {text[:40]!r} is not a date; use YYYY-MM-DD, e.g. {today.isoformat()}.")
-    if day.year >= 2060:  # the contract reads such a year as Bikram Sambat; that calendar is another branch's
-        raise InvalidInput(f"The date {day.isoformat()} looks like a BS date; give the Gregorian (AD) date for now.")
+        raise InvalidInput(
+            f"The date {text[:40]!r} is not a date; use YYYY-MM-DD (BS from year 2060, e.g. 2082-08-12), "
+            f"or ad:{today.isoformat()}."
+        ) from None
     if day > today:
         raise InvalidInput(f"The date {day.isoformat()} is in the future; give the day the money was received.")
     return day.isoformat()
