@@ -115,14 +115,15 @@ def _database(settings: Settings) -> Iterator[Check]:
 def _pay_page(settings: Settings) -> Check:
     name = "pay page reachable"
     url = f"{settings.public_url}/healthz"
-    import httpx
+    from khalti_cli.errors import GatewayUnreachable
+    from khalti_cli.gateway.probe import get_text
 
     try:
-        response = httpx.get(url, timeout=10, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return Check(name, False, f"{url}: {exc.__class__.__name__}. Is khalti serve running, and the proxy?")
-    ok = response.status_code == 200 and response.text.strip() == "ok"
-    return Check(name, ok, f"{url}: HTTP {response.status_code}" + ("" if ok else ", not the pay page's 'ok'"))
+        status, text = get_text(url)
+    except GatewayUnreachable as exc:
+        return Check(name, False, f"{url}: {exc}. Is khalti serve running, and the proxy?")
+    ok = status == 200 and text.strip() == "ok"
+    return Check(name, ok, f"{url}: HTTP {status}" + ("" if ok else ", not the pay page's 'ok'"))
 
 
 def run_checks(settings: Settings) -> Iterator[Check]:
