@@ -105,8 +105,6 @@ def write_records(
 ) -> int:
     """Write records in one format; returns how many were written. jsonl/tsv/csv stream row by row; with
     `flush`, each row reaches stdout as it is written (results that arrive one by one, like links)."""
-    import json
-
     out = out or sys.stdout
     rows = iter(records)
     count = 0
@@ -117,6 +115,8 @@ def write_records(
             count += 1
     elif fmt == "json":
         if single:
+            import json
+
             for record in rows:
                 out.write(json.dumps(_pick(record, columns), ensure_ascii=False, indent=2) + "\n")
                 count += 1

@@ -1,4 +1,5 @@
-"""The one place exceptions become messages and exit codes (httpie's raw_main, typer-flavoured)."""
+"""The root group: the one place exceptions become messages and exit codes (httpie's raw_main,
+typer-flavoured), and where commands are found by name, each built only when asked for."""
 
 from __future__ import annotations
 
@@ -22,6 +23,36 @@ class KhaltiGroup(TyperGroup):
 
         super().__init__(*args, **kwargs)
         polish(self)  # metavars, examples, --excel and completions on every command, however it is run
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from khalti_cli.cli.commands import NAMES
+
+        return list(dict.fromkeys([*NAMES, *self.commands]))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command, built on first use (cli/commands.py)."""
+        if cmd_name not in self.commands:
+            from khalti_cli.cli.commands import load
+            from khalti_cli.cli.helptext import polish
+
+            command = load(cmd_name)
+            if command is None:
+                return None
+            self.commands[cmd_name] = polish(command, cmd_name)
+        return self.commands[cmd_name]
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """click's list of commands, from the table of summaries: `khalti --help` imports no command."""
+        from khalti_cli.cli.commands import NAMES, summary
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [
+            (name, summary(name, limit) if name in NAMES else self.commands[name].get_short_help_str(limit))
+            for name in names
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -1,8 +1,9 @@
 """The `khalti` program's entry point: what needs no command parser is answered before typer loads.
 
 `khalti --version` is typed by scripts and people checking an install: it costs a bare Python start-up.
-Everything else goes to the typer app (khalti_cli.cli.app). Shell completion (`_KHALTI_COMPLETE` set by the
-scripts `khalti completion SHELL` prints) registers typer's completion classes first.
+Everything else goes to the typer group (khalti_cli.cli.root), which builds only the command it runs.
+Shell completion (`_KHALTI_COMPLETE` set by the scripts `khalti completion SHELL` prints) registers typer's
+completion classes first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,6 @@ def main() -> None:
         from typer._completion_classes import completion_init
 
         completion_init()
-    from khalti_cli.cli.app import main as run
+    from khalti_cli.cli.root import main as run
 
     run()

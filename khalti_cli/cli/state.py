@@ -45,7 +45,7 @@ class AppState:
             from khalti_cli.services.records import set_public_url
 
             set_public_url(self._settings.public_url)
-            from khalti_cli.services.apply import set_pending_review_hours
+            from khalti_cli.services.pending import set_pending_review_hours
 
             set_pending_review_hours(self._settings.pending_review_hours)
             # calendar.use_bs() reads the environment: a KHALTI_CALENDAR=ad from the env file counts too

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from khalti_cli.calendar import bs_of_stamp
@@ -105,6 +104,8 @@ EVENT_KEYS = ("at", "kind", "outcome", "pidx", "from_status", "to_status", "acto
 def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:
     record: dict[str, Any] = {"order_id": order_id}
     record.update({key: row.get(key) for key in EVENT_KEYS})
+    import json  # here: `list` never needs it, and it costs start-up
+
     record["detail"] = json.loads(row["detail"]) if row.get("detail") else None
     return record
 
@@ -112,4 +113,8 @@ def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:
 def load_heads(row: dict[str, Any]) -> list[dict[str, Any]]:
     """A billed payment's fee heads ([{"label", "amount_paisa"}]); [] when it has none."""
     heads = row.get("heads")
-    return list(json.loads(heads)) if heads else []
+    if not heads:
+        return []
+    import json
+
+    return list(json.loads(heads))

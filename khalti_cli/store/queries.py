@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -95,7 +93,7 @@ def fill_pay_token(store: Store, payment_id: int) -> str:
     """The payment's pay-page token, made now if it has none. Call inside store.write()."""
     store.conn.execute(
         "UPDATE payments SET pay_token = ? WHERE id = ? AND pay_token IS NULL",
-        [secrets.token_urlsafe(PAY_TOKEN_BYTES), payment_id],
+        [_new_token(), payment_id],
     )
     row = store.conn.execute("SELECT pay_token FROM payments WHERE id = ?", [payment_id]).fetchone()
     return str(row[0])
@@ -103,6 +101,8 @@ def fill_pay_token(store: Store, payment_id: int) -> str:
 
 def dump_json(value: Any) -> str:
     """Khalti's raw answers and event details as stored: UTF-8 text, keys sorted."""
+    import json  # here, not at the top: reading commands never write JSON, and it costs start-up
+
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
@@ -530,3 +530,9 @@ def _period(since: str | None, until: str | None, periods: tuple[str, str] | Non
         where = [f"(payments.period BETWEEN ? AND ? OR ({dated}))"]
         params = [*periods, *params]
     return (" WHERE " + " AND ".join(where) if where else "", params)
+
+
+def _new_token() -> str:
+    import secrets  # here, not at the top: its hashlib costs every command start-up
+
+    return secrets.token_urlsafe(PAY_TOKEN_BYTES)

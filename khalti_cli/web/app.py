@@ -96,7 +96,7 @@ class Resources:
 
 def create_app(settings: Settings, *, limits: Limits | None = None, hello: bool = False) -> Callable[..., Any]:
     """The ASGI application. `hello` adds GET /hello (plain text, no database) for bench/serve.py."""
-    from khalti_cli.services.apply import set_pending_review_hours
+    from khalti_cli.services.pending import set_pending_review_hours
     from khalti_cli.services.records import set_public_url
 
     public_url = settings.require_public_url()
