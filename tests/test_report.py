@@ -90,7 +90,8 @@ def test_report_totals_match_hand_computed_figures(cli: Cli, march: Path) -> Non
     run = cli("report", "--since", "2026-03-01", "--until", "2026-03-31", "--format", "json")
     assert run.exit_code == 0, run.stderr
     report = run.json()
-    assert report["since"] == "2026-03-01T00:00:00+05:45" and report["until"] == "2026-04-01T00:00:00+05:45"
+    # local midnights (+05:45 here), written in the machine convention: UTC with milliseconds
+    assert report["since"] == "2026-02-28T18:15:00.000+00:00" and report["until"] == "2026-03-31T18:15:00.000+00:00"
     by_status = {s: (f["count"], f["amount"]) for s, f in report["by_status"].items() if f["count"]}
     assert by_status == {
         "completed": (1, "1500.00"),  # A
@@ -141,7 +142,7 @@ def test_report_as_csv_tsv_and_table(cli: Cli, march: Path) -> None:
 def test_report_defaults_to_this_month(cli: Cli, configured: SandboxServer, nepal_clock: None) -> None:
     completed_payment(cli, configured, "NOW", amount="1,234.50")
     report = cli("report", "--format", "json").json()
-    assert report["since"].endswith("-01T00:00:00+05:45")
+    assert report["since"].endswith("T18:15:00.000+00:00")  # a local midnight, in UTC
     assert report["collected"]["amount"] == "1234.50" and report["payments"]["count"] == 1
     assert report["per_day"][-1]["amount"] == "1234.50"  # today
     assert cli("report", "--since", "yesterday").exit_code == 2
@@ -150,7 +151,7 @@ def test_report_defaults_to_this_month(cli: Cli, configured: SandboxServer, nepa
 def test_report_period_edges(cli: Cli, march: Path) -> None:
     """Only --until: the month it ends in. Only --since: up to the end of this month. Backwards: refused."""
     only_until = cli("report", "--until", "2026-03-31", "--format", "json").json()
-    assert only_until["since"] == "2026-03-01T00:00:00+05:45" and only_until["payments"]["count"] == 7
+    assert only_until["since"] == "2026-02-28T18:15:00.000+00:00" and only_until["payments"]["count"] == 7
     feb = cli("report", "--since", "2026-02-01", "--until", "2026-02-28", "--format", "json").json()
     assert (feb["payments"]["count"], feb["collected"]["amount"], feb["fees"]["amount"]) == (1, "900.00", "27.00")
     since = cli("report", "--since", "2026-02-01", "--format", "json").json()

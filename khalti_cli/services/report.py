@@ -22,6 +22,7 @@ from khalti_cli.services.books import BOOK_KEYS, Books, books_by_class
 from khalti_cli.statuses import STATUSES
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import machine
 
 COLLECTED = ("completed", "partially_refunded")
 OUTSIDE = ("paid_offline",)  # collected at the counter or the bank (khalti settle), shown apart
@@ -87,8 +88,9 @@ class Report:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "since": self.since.isoformat(timespec="seconds"),
-            "until": self.until.isoformat(timespec="seconds"),
+            # the period's edges are local midnights; written in the one machine convention (UTC)
+            "since": machine(self.since.isoformat()),
+            "until": machine(self.until.isoformat()),
             "generated_at": self.generated_at,
             "payments": self.total.as_json(),
             "by_status": {s: f.as_json() for s, f in self.by_status.items()},
