@@ -73,9 +73,3 @@ def statuses(incomplete: str) -> list[str]:
     from khalti_cli.statuses import STATUSES
 
     return [s for s in STATUSES if s.startswith(incomplete)]
-
-
-def formats(incomplete: str) -> list[str]:
-    from khalti_cli.output import FORMATS
-
-    return [f for f in FORMATS if f.startswith(incomplete)]

@@ -7,7 +7,14 @@ from typing import Any
 
 import typer
 
-from khalti_cli.cli.options import FormatOption, check_format, parse_duration, read_ids
+from khalti_cli.cli.options import (
+    SUMMARY_FORMATS,
+    FormatOption,
+    check_format,
+    format_option,
+    parse_duration,
+    read_ids,
+)
 from khalti_cli.cli.state import AppState, state
 from khalti_cli.output import resolve_format, write_records, write_summary
 
@@ -16,7 +23,7 @@ Lang: Any = typer.Option("ne", "--lang", help="Language of the default SMS text:
 TemplateOpt: Any = typer.Option(None, "--template", metavar="FILE", help="Your own text, with {placeholders}.")
 DryRun: Any = typer.Option(False, "--dry-run", help="Print each message, its SMS parts and the credits; send nothing.")
 Concurrency: Any = typer.Option(16, "--concurrency", min=1, max=64, help="SMS requests in flight at once.")
-SummaryFormat: Any = typer.Option(None, "--format", help="The run's summary as json, tsv or csv (default: one line).")
+SummaryFormat: Any = format_option(SUMMARY_FORMATS, "The run's summary as table, json, tsv or csv (default: one line).")
 QuietHours: Any = typer.Option(
     None, "--quiet-hours", help="Send nothing between these Nepal times (default 20:00-07:00; 'off')."
 )
@@ -119,7 +126,7 @@ def _run(ctx: typer.Context, req: Any, choose: Any, quiet_hours: str | None, fmt
     from khalti_cli.lock import messages_lock
     from khalti_cli.services import notify as svc
 
-    fmt = check_format(fmt, ("table", "tsv", "csv", "json"))
+    fmt = check_format(fmt, SUMMARY_FORMATS)
     st = state(ctx)
     settings = st.settings()
     svc.texts(req)  # every placeholder checked before anything else

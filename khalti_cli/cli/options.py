@@ -20,17 +20,35 @@ MAX_COUNT = 1_000_000_000  # --limit: more rows than any school has
 MAX_RATE = 10_000  # --rate: lookups a second
 MAX_SECONDS = 7 * 86_400  # --wait-timeout, the sandbox's --ttl: a week
 
-FormatOption: Any = typer.Option(
-    None, "--format", help="table (terminal default), tsv (pipe default), csv, json or jsonl."
-)
+
+def format_option(formats: tuple[str, ...], help: str) -> Any:
+    """`--format` taking exactly `formats`: the help shows them as its metavar, TAB completes them and any
+    other value is a usage error (exit 2) naming them, at parse time. One tuple, so help, completion and
+    what the command accepts cannot drift apart (tests/test_usability.py tries every format on every command).
+    """
+
+    def check(value: str | None) -> str | None:
+        return check_format(value, formats)
+
+    def complete(incomplete: str) -> list[str]:
+        return [f for f in formats if f.startswith(incomplete.lower())]
+
+    return typer.Option(
+        None, "--format", metavar="[" + "|".join(formats) + "]", callback=check, autocompletion=complete, help=help
+    )
 
 
+FormatOption: Any = format_option(FORMATS, "table (terminal default), tsv (pipe default), csv, json or jsonl.")
 XLSX_FORMATS = (*FORMATS, "xlsx")
-XlsxFormatOption: Any = typer.Option(
-    None, "--format", help="table (terminal default), tsv (pipe default), csv, json, jsonl or xlsx."
+XlsxFormatOption: Any = format_option(
+    XLSX_FORMATS, "table (terminal default), tsv (pipe default), csv, json, jsonl or xlsx (with --out FILE, or > FILE)."
 )
+SUMMARY_FORMATS = ("table", "tsv", "csv", "json")  # notify and remind: a summary of the run, not records
 XlsxOutOption: Any = typer.Option(
-    None, "--out", help="With --format xlsx: the file to write (default: stdout, when it is not a terminal)."
+    None,
+    "--out",
+    metavar="FILE",
+    help="With --format xlsx: the file to write (default: stdout, when it is not a terminal).",
 )
 ForceOption: Any = typer.Option(False, "--force", help="Replace a file that already exists.")
 
@@ -114,9 +132,10 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
         ) from None
 
 
-def xlsx_format(fmt: str | None, out: str | None) -> str:
+def xlsx_format(fmt: str | None, out: str | None, command: str, file: str) -> str:
     """The output format of a command that also writes xlsx: --out FILE means xlsx (it is the only format
-    written to a file); xlsx without --out goes to stdout only when that is not a terminal."""
+    written to a file); xlsx without --out goes to stdout only when that is not a terminal. `command` and
+    `file` (e.g. "list", "payments.xlsx") make the terminal's error show the right command line."""
     chosen = check_format(fmt, XLSX_FORMATS)
     if out and chosen is None:
         chosen = "xlsx"
@@ -124,7 +143,8 @@ def xlsx_format(fmt: str | None, out: str | None) -> str:
         raise typer.BadParameter("--out is for --format xlsx; other formats go to stdout.", param_hint="--out")
     if chosen == "xlsx" and out is None and sys.stdout.isatty():
         raise typer.BadParameter(
-            "an xlsx file is not for the terminal: give --out FILE, or send stdout to a file (> dues.xlsx).",
+            f"an xlsx file is not for the terminal: give --out {file}, or send stdout to a file "
+            f"(khalti {command} --format xlsx > {file}).",
             param_hint="--out",
         )
     return resolve_format(chosen)

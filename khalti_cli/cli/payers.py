@@ -131,7 +131,7 @@ def list_payers(
     from khalti_cli.services.payers import PAYER_KEYS
     from khalti_cli.services.payers import list_payers as run
 
-    fmt = xlsx_format(fmt, out)
+    fmt = xlsx_format(fmt, out, "payers list", "payers.xlsx")
     st = state(ctx)
     if fmt == "xlsx":
         from khalti_cli.cli.books import write_xlsx

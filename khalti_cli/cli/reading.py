@@ -46,7 +46,7 @@ def list_payments(
     """List payments, newest first."""
     from khalti_cli.services.records import RECORD_KEYS, TABLE_COLUMNS
 
-    fmt = xlsx_format(fmt, out)
+    fmt = xlsx_format(fmt, out, "list", "payments.xlsx")
     for s in status:
         from khalti_cli.statuses import STATUSES  # only when asked: its dataclasses cost start-up
 

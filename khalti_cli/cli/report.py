@@ -39,7 +39,7 @@ def report(
     from khalti_cli.clock import parse
     from khalti_cli.services.report import build_report
 
-    fmt = xlsx_format(fmt, out)
+    fmt = xlsx_format(fmt, out, "report", "report.xlsx")
     if sum(x is not None for x in (month, fiscal_year)) + (since is not None or until is not None) > 1:
         raise typer.BadParameter("give one period: --month, --fiscal-year, or --since/--until.")
     start, end = parse_date(since, "--since"), parse_date(until, "--until", end=True)

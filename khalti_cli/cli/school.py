@@ -122,7 +122,7 @@ def dues(
     from khalti_cli.cli.books import write_xlsx
     from khalti_cli.services.dues import DUE_KEYS, build_dues
 
-    out_fmt = xlsx_format(fmt, out)
+    out_fmt = xlsx_format(fmt, out, "dues", "dues.xlsx")
     period = period_key(*parse_month(month)) if month else None
     st = state(ctx)
     result = build_dues(st.store(), groups=group or None, period=period, payer=payer)
