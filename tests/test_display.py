@@ -106,17 +106,30 @@ def test_one_record_is_a_key_value_view(cli: Cli) -> None:
 
 
 def test_terminal_qr_scans_on_light_and_dark_themes(cli: Cli, configured: SandboxServer) -> None:
+    """With colour: one code, black on white whatever the theme. Without (NO_COLOR, --no-color): two, one
+    for each theme, and on each theme exactly one scans, with no inverted-scanning help (try_invert off)."""
     zxingcpp = pytest.importorskip("zxingcpp")
-    assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "Q-1").exit_code == 0
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR",)}
-    code, screen = run_on_terminal(["initiate", "Q-1", "--qr"], env)
-    assert code == 0
-    url = cli("show", "Q-1", "--format", "json").json()["payment_url"]
-    assert "\x1b[" in screen
-    for theme in ("light", "dark"):
-        image = render_image(screen, theme)
-        found = [r.text for r in zxingcpp.read_barcodes(image, try_invert=False)]
-        assert found == [url], theme
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    runs = {
+        "colour": (["initiate", "Q-1", "--qr"], env),
+        "NO_COLOR, side by side": (["initiate", "Q-2", "--qr"], {**env, "NO_COLOR": "1", "COLUMNS": "120"}),
+        "--no-color, narrow": (["--no-color", "initiate", "Q-3", "--qr"], {**env, "COLUMNS": "60"}),
+    }
+    for i, (label, (args, run_env)) in enumerate(runs.items()):
+        order_id = f"Q-{i + 1}"
+        assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", order_id).exit_code == 0
+        code, screen = run_on_terminal(args, run_env)
+        assert code == 0, screen
+        url = cli("show", order_id, "--format", "json").json()["payment_url"]
+        assert ("\x1b[" in screen) == (label == "colour"), label
+        shown = screen.replace("\r", "").splitlines()
+        if label != "colour":  # the two side by side, or (too narrow) one above the other
+            together = any("for a light screen" in line and "for a dark screen" in line for line in shown)
+            assert together == ("side by side" in label), label
+        for theme in ("light", "dark"):
+            image = render_image(screen, theme)
+            found = [r.text for r in zxingcpp.read_barcodes(image, try_invert=False)]
+            assert found == [url], (label, theme)
 
 
 def test_create_initiate_on_a_terminal_shows_the_order_id_and_link(cli: Cli, configured: SandboxServer) -> None:
