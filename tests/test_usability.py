@@ -30,6 +30,7 @@ def test_help_says_what_each_option_takes_with_an_example(run_khalti: Any) -> No
         assert text in listed, text
     assert "<str>" not in listed and "<int" not in listed
     assert "Usage: khalti initiate [OPTIONS] ORDER_ID..." in run_khalti("initiate", "--help").stdout
+    assert "Usage: khalti messages [OPTIONS] [ORDER_ID]\n" in run_khalti("messages", "--help").stdout  # optional
     main_help = run_khalti("--help", env={"COLUMNS": "120"}).stdout
     assert "--db PATH" in main_help and "[default: 0]" not in main_help  # -v is a count: no default shown
     for command in (["void"], ["serve"], ["payers", "list"]):  # the installed khalti (each built when run)

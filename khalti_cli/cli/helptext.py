@@ -149,7 +149,11 @@ def _params(command: Any, path: str) -> None:
             number = any(t.__name__ == "IntParamType" for t in type(param.type).__mro__)
             param.metavar = ONE_COMMAND.get((path, pname)) or METAVARS.get(pname) or ("N" if number else "TEXT")
         if param.param_type_name == "argument":  # ORDER_ID... in the usage line too, not {order_ids}...
-            param.make_metavar = lambda *_a, _m=param.metavar, **_k: _m
+            shown = param.metavar or ""
+            if not param.required and not shown.startswith("["):
+                base = shown.removesuffix("...")  # `khalti messages [ORDER_ID]`: it may be left out
+                shown = f"[{base}]" + shown[len(base) :]
+            param.make_metavar = lambda *_a, _m=shown, **_k: _m
         if pname in _ORDER_ID_PARAMS:
             param._custom_shell_complete = lambda ctx, _p, inc: completion.order_ids(ctx, inc)
         elif pname == "status":
