@@ -59,8 +59,8 @@ def notify(
 
     if paid and order_ids:
         raise typer.BadParameter("give order ids or --paid, not both.", param_hint="--paid")
-    ids = [] if paid else read_ids(order_ids or [])
     req = _request(ctx, "thanks" if paid else "fee", via, lang, template, dry_run, concurrency, again=again)
+    ids = [] if paid else read_ids(order_ids or [])  # after --via and --lang: a wrong one is named first
     since_s = parse_duration(since, "--since") or 0
 
     def choose(store: Any) -> list[dict[str, Any]]:
