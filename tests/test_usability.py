@@ -89,6 +89,11 @@ def test_every_option_says_what_it_takes() -> None:
             if (shown in ("TEXT", "STR", "INTEGER") or "<" in shown) and (is_int or name not in FREE_TEXT):
                 vague.append(f"khalti {' '.join(path)} {name} {shown}")
     assert not vague, "options without a metavar saying what they take:\n" + "\n".join(vague)
+    from khalti_cli.cli.helptext import METAVARS
+    from khalti_cli.services.corrections import METHODS
+    from khalti_cli.services.notify import VIA
+
+    assert METAVARS["method"] == "[" + "|".join(METHODS) + "]" and METAVARS["via"] == "[" + "|".join(VIA) + "]"
 
 
 def _parse(words: list[str]) -> Any:
