@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from khalti_cli import money
@@ -24,6 +24,7 @@ from khalti_cli.services.records import payment_record
 from khalti_cli.statuses import KEPT, PAID, link_status
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import today as local_today
 
 REASON_LIMIT = 500
 NOTE_LIMIT = 2000
@@ -195,7 +196,7 @@ def settle_date(value: str | None, today: date | None = None) -> str:
     default today (local). Stored as the Gregorian YYYY-MM-DD."""
     from khalti_cli.calendar import parse_day
 
-    today = today or datetime.now().astimezone().date()
+    today = today or local_today()
     if value is None or not value.strip():
         return today.isoformat()
     text = value.strip()

@@ -21,13 +21,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from khalti_cli.clock import now
 from khalti_cli.errors import InvalidInput, LockBusy, StoreBusy, StoreError
 from khalti_cli.files import publishing, refuse_existing
 from khalti_cli.lock import reconcile_lock
 from khalti_cli.store.db import SCHEMA_VERSION, open_store, translate
+from khalti_cli.times import to_local
 
 HEADER = b"SQLite format 3\x00"
 CORE_TABLES = {"payments", "links", "events"}
@@ -90,7 +91,7 @@ def check_backup(path: Path) -> int:
 
 
 def _stamp_name(db: Path) -> Path:
-    moment = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
+    moment = to_local(now()).strftime("%Y%m%d-%H%M%S")
     return db.with_name(f"{db.name}.replaced-{moment}")
 
 
