@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from khalti_cli import money
+from khalti_cli.calendar import for_people
 from khalti_cli.clock import stamp
 from khalti_cli.errors import InvalidInput, TemporaryError
 from khalti_cli.services import validate
@@ -208,7 +209,7 @@ def settle_date(value: str | None, today: date | None = None) -> str:
             f"or ad:{today.isoformat()}."
         ) from None
     if day > today:
-        raise InvalidInput(f"The date {day.isoformat()} is in the future; give the day the money was received.")
+        raise InvalidInput(f"The date {for_people(day)} is in the future; give the day the money was received.")
     return day.isoformat()
 
 
@@ -234,11 +235,12 @@ def plan_settle(store: Store, order_id: str, method: str, reference: str, on: st
         )
     accepted = list(decision_for(row, q.links_of(store, row["id"]), fresh=True).problems)
     live = [lk for lk in q.links_of(store, row["id"]) if lk["state"] == "open"]
-    what = f"paid outside Khalti ({method}, reference {reference}, on {on})" + (
+    day = for_people(date.fromisoformat(on))  # `2083-08-13 (2026-11-29)`; the Gregorian day with KHALTI_CALENDAR=ad
+    what = f"paid outside Khalti ({method}, reference {reference}, on {day})" + (
         "; its live link is still watched: a Khalti payment on it too goes to review" if live else ""
     )
     paid = money.format_rupees(row["amount_paisa"])
-    message = f"Paid {paid} outside Khalti: {method}, reference {reference}, on {on}"
+    message = f"Paid {paid} outside Khalti: {method}, reference {reference}, on {day}"
     plan = _plan(
         row,
         "paid_offline",
