@@ -18,6 +18,7 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
+from typing import Any
 
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})?$")
 
@@ -39,6 +40,24 @@ def machine(text: str | None) -> str | None:
         return None
     moment += timedelta(microseconds=500)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat(timespec="milliseconds")
+
+
+def is_time_key(key: str) -> bool:
+    """Whether a record key holds a timestamp: `*_at`, `at`, `since`, `until` (and `pending_since`)."""
+    return key.endswith(("_at", "_since")) or key in ("at", "since", "until")
+
+
+def machine_times(value: Any) -> Any:
+    """A copy of a JSON value (an event's detail: Khalti's answer, a before/after) with the timestamps under
+    time keys in the machine convention; anything else, and text that is not a time, as it was."""
+    if isinstance(value, dict):
+        return {
+            k: (machine(v) or v) if isinstance(v, str) and is_time_key(str(k)) else machine_times(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [machine_times(v) for v in value]
+    return value
 
 
 # The same conversion inside SQLite (store/queries.py builds JSON there): strftime reads the offset.

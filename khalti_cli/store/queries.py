@@ -11,7 +11,7 @@ from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store, translate
 from khalti_cli.store.school import RECEIPT_STATUSES, give_receipt_no
-from khalti_cli.times import MACHINE_SQL
+from khalti_cli.times import MACHINE_SQL, machine_times
 
 Row = dict[str, Any]
 __all__ = ["RECEIPT_STATUSES", "give_receipt_no"]  # re-exported: the writers' one place for both
@@ -132,7 +132,7 @@ def add_event(
             "from_status": from_status,
             "to_status": to_status,
             "message": message,
-            "detail": None if detail is None else dump_json(detail),
+            "detail": None if detail is None else dump_json(machine_times(detail)),  # Khalti's +05:45 -> UTC
             "actor": actor or current_actor(),
         },
     )
