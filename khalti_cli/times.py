@@ -18,7 +18,6 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
-from typing import Any
 
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})?$")
 
@@ -47,7 +46,7 @@ def is_time_key(key: str) -> bool:
     return key.endswith(("_at", "_since")) or key in ("at", "since", "until")
 
 
-def machine_times(value: Any) -> Any:
+def machine_times(value: object) -> object:
     """A copy of a JSON value (an event's detail: Khalti's answer, a before/after) with the timestamps under
     time keys in the machine convention; anything else, and text that is not a time, as it was."""
     if isinstance(value, dict):

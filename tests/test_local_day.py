@@ -135,6 +135,8 @@ def test_today_is_the_local_day(cli: Cli, utc_machine: None, monkeypatch: pytest
     offset, local = away_from_utc_day()
     monkeypatch.setenv("KHALTI_TZ", offset)
     assert times.today() == calendar.today() == local
+    made = cli("create", "--amount", "1500", "--name", "Tuition").stdout.strip()
+    assert made.startswith(f"KH-{local:%y%m%d}-"), made  # new order ids carry the local day
     assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "A").exit_code == 0
     heading = cli("dues", "--format", "table").stdout.splitlines()[0]
     assert heading == f"Dues as of {calendar.for_people(local)}"
