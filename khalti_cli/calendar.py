@@ -21,6 +21,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from khalti_cli.errors import InvalidInput
+from khalti_cli.times import local_day, zone_key
+from khalti_cli.times import today as local_today
 
 FIRST_YEAR = 2000  # BS; nepali-datetime has data from 1975, but nothing at a school is older than this
 LAST_YEAR = 2083  # BS; the last year both libraries agree on (Chaitra 2083 ends in April 2027)
@@ -132,8 +134,6 @@ def last_covered_day() -> date:
 
 def today() -> date:
     """The local day now (times.today: KHALTI_TZ, else the system's zone)."""
-    from khalti_cli.times import today as local_today
-
     return local_today()
 
 
@@ -246,17 +246,16 @@ def bs_iso(day: date) -> str | None:
         return None
 
 
-def bs_of_stamp(stamp: str | None) -> str | None:
+def bs_of_stamp(stamp: str | None, zone: tuple[object, ...] | None = None) -> str | None:
     """An ISO timestamp -> the BS date of its local day (times.local_day), for the `*_bs` record keys.
 
     Called for every row of a listing (and by SQL, store/queries.py khalti_bs), so the answer is cached per
-    minute of the stamp (a day boundary falls on a whole minute in every time zone) and per local zone."""
+    minute of the stamp (a day boundary falls on a whole minute in every time zone) and per local zone
+    (`zone`: times.zone_key(), read once for many stamps by a caller that has many)."""
     if not stamp:
         return None
-    from khalti_cli.times import zone_key
-
     if len(stamp) >= 22 and stamp[10] == "T" and stamp[-6] in "+-" and stamp[-3] == ":":
-        return _bs_of_minute(stamp[:16], stamp[-6:], zone_key())
+        return _bs_of_minute(stamp[:16], stamp[-6:], zone or zone_key())
     return _bs_of_moment(stamp)
 
 
@@ -266,8 +265,6 @@ def _bs_of_minute(minute: str, offset: str, zone: tuple[object, ...]) -> str | N
 
 
 def _bs_of_moment(stamp: str) -> str | None:
-    from khalti_cli.times import local_day
-
     try:
         return bs_iso(local_day(stamp))
     except (ValueError, OverflowError):

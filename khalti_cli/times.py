@@ -133,7 +133,8 @@ def local_midnight(day: date) -> datetime:
 
 def zone_key() -> tuple[object, ...]:
     """What the local zone depends on, for caches of local days (TZ and tzset change the system's)."""
-    return (_configured(), os.environ.get("TZ"), time.timezone, time.altzone, time.tzname)
+    env = os.environ
+    return (env.get("KHALTI_TZ"), env.get("TZ"), time.timezone, time.altzone)
 
 
 def local(value: str | datetime | None, *, date_only: bool = False) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from khalti_cli.calendar import bs_of_stamp
 from khalti_cli.money import format_paisa
-from khalti_cli.times import machine, machine_times
+from khalti_cli.times import machine, machine_times, zone_key
 
 RECORD_KEYS = (
     "order_id",
@@ -76,8 +76,9 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["payer"] = row.get("payer_ref")
     record["pay_url"] = pay_url_of(row.get("pay_token"))
     record["heads"] = load_heads(row) or None
-    record["created_at_bs"] = bs_of_stamp(row.get("created_at"))
-    record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"))
+    zone = zone_key()
+    record["created_at_bs"] = bs_of_stamp(row.get("created_at"), zone)
+    record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"), zone)
     return record
 
 

@@ -221,9 +221,13 @@ def _sql_text(value: str) -> str:
 
 def _bs_function(store: Store) -> None:
     """khalti_bs(stamp): the BS day of a timestamp, for the *_bs record keys made in SQL."""
-    from khalti_cli.calendar import bs_of_stamp
+    from functools import partial
 
-    store.conn.create_function("khalti_bs", 1, bs_of_stamp, deterministic=True)
+    from khalti_cli.calendar import bs_of_stamp
+    from khalti_cli.times import zone_key
+
+    # The local zone read once per query, not once per row.
+    store.conn.create_function("khalti_bs", 1, partial(bs_of_stamp, zone=zone_key()), deterministic=True)
 
 
 def record_json_sql(keys: Sequence[str], public_url: str | None = None) -> str | None:
