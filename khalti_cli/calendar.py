@@ -8,19 +8,21 @@ types outside them is refused (exit 3) instead of guessed. Moving LAST_YEAR on n
 release with the newly published year (check it against the government's calendar first).
 
 A typed date is BS when its year is 2060 or later and Gregorian when earlier (contract); `bs:` or `ad:`
-in front forces either. A person's day is the local day (the school's machine runs on Nepal time).
+in front forces either. A person's day is the local day: KHALTI_TZ, else the system's zone
+(times.local_day, times.today).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
 from khalti_cli.errors import InvalidInput
+from khalti_cli.times import local_day, zone_key
+from khalti_cli.times import today as local_today
 
 FIRST_YEAR = 2000  # BS; nepali-datetime has data from 1975, but nothing at a school is older than this
 LAST_YEAR = 2083  # BS; the last year both libraries agree on (Chaitra 2083 ends in April 2027)
@@ -131,7 +133,8 @@ def last_covered_day() -> date:
 
 
 def today() -> date:
-    return datetime.now().astimezone().date()
+    """The local day now (times.today: KHALTI_TZ, else the system's zone)."""
+    return local_today()
 
 
 # --- what people type ---------------------------------------------------------------------------
@@ -243,29 +246,29 @@ def bs_iso(day: date) -> str | None:
         return None
 
 
-def bs_of_stamp(stamp: str | None) -> str | None:
-    """An ISO timestamp -> the BS date (local day) of that moment, for the `*_bs` record keys.
+def bs_of_stamp(stamp: str | None, zone: tuple[object, ...] | None = None) -> str | None:
+    """An ISO timestamp -> the BS date of its local day (times.local_day), for the `*_bs` record keys.
 
-    Called for every row of a listing, so the answer is cached per minute of the stamp (a day boundary falls
-    on a whole minute in every time zone) and per local time zone (time.timezone follows TZ and tzset)."""
+    Called for every row of a listing (and by SQL, store/queries.py khalti_bs), so the answer is cached per
+    minute of the stamp (a day boundary falls on a whole minute in every time zone) and per local zone
+    (`zone`: times.zone_key(), read once for many stamps by a caller that has many)."""
     if not stamp:
         return None
     if len(stamp) >= 22 and stamp[10] == "T" and stamp[-6] in "+-" and stamp[-3] == ":":
-        return _bs_of_minute(stamp[:16], stamp[-6:], time.timezone)
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return bs_iso(moment.astimezone().date())
+        return _bs_of_minute(stamp[:16], stamp[-6:], zone or zone_key())
+    return _bs_of_moment(stamp)
 
 
 @lru_cache(maxsize=8192)
-def _bs_of_minute(minute: str, offset: str, local_zone: int) -> str | None:
+def _bs_of_minute(minute: str, offset: str, zone: tuple[object, ...]) -> str | None:
+    return _bs_of_moment(minute + offset)
+
+
+def _bs_of_moment(stamp: str) -> str | None:
     try:
-        moment = datetime.fromisoformat(minute + offset)
-    except ValueError:
+        return bs_iso(local_day(stamp))
+    except (ValueError, OverflowError):
         return None
-    return bs_iso(moment.astimezone().date())
 
 
 def long_bs(day: date) -> str:

@@ -66,7 +66,7 @@ def run_lock(db_path: Path, name: str, busy: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             text = os.pread(fd, 200, 0).decode("utf-8", "replace")
-            holder = "".join(c for c in text if c.isprintable()).strip() or "another process"
+            holder = _for_people("".join(c for c in text if c.isprintable()).strip()) or "another process"
             raise LockBusy(busy.format(holder=holder)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {stamp()}".encode(), 0)
@@ -77,6 +77,15 @@ def run_lock(db_path: Path, name: str, busy: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _for_people(holder: str) -> str:
+    """`pid 12, started 2026-11-28T19:05:00.000+00:00` -> `pid 12, started 2083-08-13 00:50` (local time)."""
+    import re
+
+    from khalti_cli.times import local
+
+    return re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:[+-]\d{2}:\d{2}|Z)", lambda m: local(m.group()), holder)
 
 
 def reconcile_lock(db_path: Path) -> AbstractContextManager[None]:

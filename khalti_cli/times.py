@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+import time
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
 
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})?$")
@@ -40,33 +41,100 @@ def machine(text: str | None) -> str | None:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat(timespec="milliseconds")
 
 
+def is_time_key(key: str) -> bool:
+    """Whether a record key holds a timestamp: `*_at`, `at`, `since`, `until` (and `pending_since`)."""
+    return key.endswith(("_at", "_since")) or key in ("at", "since", "until")
+
+
+def machine_times(value: object) -> object:
+    """A copy of a JSON value (an event's detail: Khalti's answer, a before/after) with the timestamps under
+    time keys in the machine convention; anything else, and text that is not a time, as it was."""
+    if isinstance(value, dict):
+        return {
+            k: (machine(v) or v) if isinstance(v, str) and is_time_key(str(k)) else machine_times(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [machine_times(v) for v in value]
+    return value
+
+
 # The same conversion inside SQLite (store/queries.py builds JSON there): strftime reads the offset.
 MACHINE_SQL = "strftime('%Y-%m-%dT%H:%M:%f+00:00', {column})"
 
 
 def local_zone() -> tzinfo:
-    """KHALTI_TZ (Asia/Kathmandu, +05:45, UTC) or the system's zone."""
-    return _zone(os.environ.get("KHALTI_TZ", "").strip())
+    """KHALTI_TZ (Asia/Kathmandu, +05:45, UTC) or the system's zone (its offset now)."""
+    return _named_zone(_configured()) or datetime.now().astimezone().tzinfo or UTC
+
+
+def _configured() -> str:
+    return os.environ.get("KHALTI_TZ", "").strip()
 
 
 @cache
-def _zone(name: str) -> tzinfo:
-    if name:
-        m = _OFFSET.match(name)
-        if m:
-            sign = -1 if m.group(1) == "-" else 1
-            delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
-            return timezone(sign * delta)
-        if name.upper() in ("UTC", "Z"):
-            return UTC
+def _named_zone(name: str) -> tzinfo | None:
+    """The zone KHALTI_TZ names; None when it is unset or unknown (then the system's zone rather than an
+    error on every command)."""
+    if not name:
+        return None
+    m = _OFFSET.match(name)
+    if m:
+        sign = -1 if m.group(1) == "-" else 1
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
         try:
-            from zoneinfo import ZoneInfo
+            return timezone(sign * delta)
+        except ValueError:  # +24:00 or more: not an offset
+            return None
+    if name.upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        from zoneinfo import ZoneInfo
 
-            return ZoneInfo(name)
-        except (ValueError, OSError, LookupError):
-            pass  # an unknown zone name: the system's zone rather than an error on every command
-    zone = datetime.now().astimezone().tzinfo
-    return zone or UTC
+        return ZoneInfo(name)
+    except (ValueError, OSError, LookupError):
+        return None
+
+
+# --- the local day: the one way to get "the day of a stamp", "today" and "the midnight of a day" ---------
+
+
+def to_local(moment: datetime) -> datetime:
+    """A moment in the local zone (a naive one is UTC, as stored stamps without an offset are)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone = _named_zone(_configured())
+    # The system's zone through the C library, so that its summer time follows the moment.
+    return moment.astimezone(zone) if zone else moment.astimezone()
+
+
+def localize(wall: datetime) -> datetime:
+    """A naive local wall-clock time (a typed `2026-11-28T10:00`, a midnight) -> that moment."""
+    zone = _named_zone(_configured())
+    return wall.replace(tzinfo=zone) if zone else wall.astimezone()
+
+
+def local_day(value: str | datetime) -> date:
+    """The local day of a stamp or moment: what a person there calls its date."""
+    return to_local(parse(value) if isinstance(value, str) else value).date()
+
+
+def today() -> date:
+    """The local day now."""
+    from khalti_cli.clock import now
+
+    return local_day(now())
+
+
+def local_midnight(day: date) -> datetime:
+    """The moment a local day starts (the start of `--since DAY`, of a report's first day)."""
+    return localize(datetime(day.year, day.month, day.day))
+
+
+def zone_key() -> tuple[object, ...]:
+    """What the local zone depends on, for caches of local days (TZ and tzset change the system's)."""
+    env = os.environ
+    return (env.get("KHALTI_TZ"), env.get("TZ"), time.timezone, time.altzone)
 
 
 def local(value: str | datetime | None, *, date_only: bool = False) -> str:
@@ -77,7 +145,7 @@ def local(value: str | datetime | None, *, date_only: bool = False) -> str:
         moment = parse(value) if isinstance(value, str) else value
     except ValueError:
         return str(value)
-    moment = moment.astimezone(local_zone())
+    moment = to_local(moment)
     from khalti_cli.calendar import for_people  # the BS day (Gregorian with KHALTI_CALENDAR=ad)
 
     day = for_people(moment.date(), both=False)
@@ -87,12 +155,12 @@ def local(value: str | datetime | None, *, date_only: bool = False) -> str:
 def local_clock(value: str | datetime) -> str:
     """Just the local hour and minute, `10:00`."""
     moment = parse(value) if isinstance(value, str) else value
-    return f"{moment.astimezone(local_zone()):%H:%M}"
+    return f"{to_local(moment):%H:%M}"
 
 
 def zone_label() -> str:
     """`+05:45` for the local zone now (for a footnote saying which time a table shows)."""
-    offset = datetime.now(local_zone()).utcoffset() or timedelta(0)
+    offset = to_local(datetime.now(UTC)).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

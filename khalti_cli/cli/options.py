@@ -103,6 +103,7 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
     if value is None:
         return None
     from khalti_cli.calendar import parse_day
+    from khalti_cli.times import local_midnight, localize
 
     text = value.strip()
     bare = text.removeprefix("bs:").removeprefix("ad:")
@@ -120,10 +121,9 @@ def parse_date(value: str | None, option: str, *, end: bool = False) -> str | No
         ) from None
     try:
         if is_day:
-            midnight = datetime(day.year, day.month, day.day).astimezone()  # local midnight
-            moment = midnight + timedelta(days=1) if end else midnight
+            moment = local_midnight(day + timedelta(days=1) if end else day)  # KHALTI_TZ, else the system's
         elif moment.tzinfo is None:
-            moment = moment.astimezone()
+            moment = localize(moment)  # a time without an offset is a local one
         return moment.astimezone(UTC).isoformat(timespec="milliseconds")
     except (OverflowError, OSError, ValueError):
         raise InvalidInput(

@@ -81,9 +81,24 @@ def human(key: str, record: dict[str, Any]) -> str:
         return format_rupees(value)
     if (key.endswith("_at") or key == "at") and isinstance(value, str):
         return local(value)
+    if key == "settle_date" and isinstance(value, str):
+        return _day(value)
     from khalti_cli.output import cell
 
     return cell(value)
+
+
+def _day(value: str) -> str:
+    """A stored Gregorian day (`2026-11-29`) as people read it: `2083-08-13 (2026-11-29)`, or as is with
+    KHALTI_CALENDAR=ad."""
+    from datetime import date
+
+    from khalti_cli.calendar import for_people
+
+    try:
+        return for_people(date.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def make_console(stream: TextIO, color: bool, *, width: int | None = None) -> Any:

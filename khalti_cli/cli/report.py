@@ -63,7 +63,7 @@ def report(
 
 def _bs_period(st: AppState, month: str | None, fiscal_year: str | None) -> tuple[Any, Any, tuple[str, str], str]:
     from khalti_cli import calendar
-    from khalti_cli.services.report import local_midnight
+    from khalti_cli.times import local_midnight
 
     if month:
         year, number = calendar.parse_month(month)

@@ -28,7 +28,9 @@ def restore(
 
     st = state(ctx)
     result = run(st.settings().db_path, Path(file), force=force)
-    newest = result.newest_event or "none"
+    from khalti_cli.times import local
+
+    newest = local(result.newest_event) if result.newest_event else "none"
     st.say(
         f"Restored {result.payments} payment(s) and {result.events} event(s) (newest event {newest}) from "
         f"{file} into {result.db}." + (f" The replaced database is kept as {result.kept}." if result.kept else "")

@@ -18,6 +18,7 @@ from typing import Any
 from khalti_cli.money import format_paisa
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import to_local
 
 KHALTI_PAID = ("completed", "partially_refunded", "refunded")
 OUTSIDE_PAID = ("paid_offline",)
@@ -165,7 +166,7 @@ def _cell(sheet: Any, r: int, c: int, key: str, value: Any, formats: dict[str, A
         except ValueError:
             pass
         else:
-            local = moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+            local = to_local(moment).replace(tzinfo=None) if moment.tzinfo else moment
             sheet.write_datetime(r, c, local, formats["when"])
             return 16
     if key == "day":

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from khalti_cli import money
+from khalti_cli.calendar import for_people
 from khalti_cli.clock import stamp
 from khalti_cli.errors import InvalidInput, TemporaryError
 from khalti_cli.services import validate
@@ -24,6 +25,7 @@ from khalti_cli.services.records import payment_record
 from khalti_cli.statuses import KEPT, PAID, link_status
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import today as local_today
 
 REASON_LIMIT = 500
 NOTE_LIMIT = 2000
@@ -195,7 +197,7 @@ def settle_date(value: str | None, today: date | None = None) -> str:
     default today (local). Stored as the Gregorian YYYY-MM-DD."""
     from khalti_cli.calendar import parse_day
 
-    today = today or datetime.now().astimezone().date()
+    today = today or local_today()
     if value is None or not value.strip():
         return today.isoformat()
     text = value.strip()
@@ -207,7 +209,7 @@ def settle_date(value: str | None, today: date | None = None) -> str:
             f"or ad:{today.isoformat()}."
         ) from None
     if day > today:
-        raise InvalidInput(f"The date {day.isoformat()} is in the future; give the day the money was received.")
+        raise InvalidInput(f"The date {for_people(day)} is in the future; give the day the money was received.")
     return day.isoformat()
 
 
@@ -233,11 +235,12 @@ def plan_settle(store: Store, order_id: str, method: str, reference: str, on: st
         )
     accepted = list(decision_for(row, q.links_of(store, row["id"]), fresh=True).problems)
     live = [lk for lk in q.links_of(store, row["id"]) if lk["state"] == "open"]
-    what = f"paid outside Khalti ({method}, reference {reference}, on {on})" + (
+    day = for_people(date.fromisoformat(on))  # `2083-08-13 (2026-11-29)`; the Gregorian day with KHALTI_CALENDAR=ad
+    what = f"paid outside Khalti ({method}, reference {reference}, on {day})" + (
         "; its live link is still watched: a Khalti payment on it too goes to review" if live else ""
     )
     paid = money.format_rupees(row["amount_paisa"])
-    message = f"Paid {paid} outside Khalti: {method}, reference {reference}, on {on}"
+    message = f"Paid {paid} outside Khalti: {method}, reference {reference}, on {day}"
     plan = _plan(
         row,
         "paid_offline",

@@ -13,6 +13,7 @@ from khalti_cli.services.payments import find_payment
 from khalti_cli.services.records import payment_record
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import local
 
 EDITABLE = ("created", "expired", "canceled", "failed")
 
@@ -63,7 +64,7 @@ def check_editable(store: Store, row: dict[str, Any]) -> None:
     oid = row["order_id"]
     link = _live_link(store, row)
     if link is not None:
-        until = f" until {link['expires_at']}" if link.get("expires_at") else ""
+        until = f" until {local(link['expires_at'])}" if link.get("expires_at") else ""
         raise InvalidInput(
             f"Payment {oid} has a link that can still be paid{until}, so it cannot be changed now. Wait until "
             f"it expires (khalti reconcile notices), or withdraw it (khalti void {oid} --reason TEXT) and "

@@ -46,6 +46,7 @@ from khalti_cli.services.rows import input_format as input_format
 from khalti_cli.statuses import REINITIABLE
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import to_local
 
 PAYMENT_COLUMNS = Columns(
     known=(
@@ -271,7 +272,7 @@ def _with_order_ids(store: Store, rows: list[tuple[Any, ...]], taken: set[str]) 
     database. Made in bulk: one random read for all of them."""
     need = [i for i, values in enumerate(rows) if values[0] is None]
     while need:
-        prefix = datetime.now(UTC).strftime("KH-%y%m%d-")
+        prefix = to_local(datetime.now(UTC)).strftime("KH-%y%m%d-")  # the local day, as validate.new_order_id
         raw = secrets.token_bytes(6 * len(need)).translate(_ID_TABLE).decode("ascii")
         fresh: list[int] = []
         for n, i in enumerate(need):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from khalti_cli.clock import parse
+from khalti_cli.times import local
 
 # Khalti's docs: Pending means "hold, and contact Khalti". A payment Khalti keeps reporting Pending for
 # longer than this goes to review (KHALTI_PENDING_REVIEW_HOURS; set when the settings are loaded).
@@ -34,7 +35,7 @@ def pending_review(
     oid = payment["order_id"]
     return (
         "review",
-        f"Khalti has reported this payment Pending since {since} (more than {hours} h); its docs say to ask "
+        f"Khalti has reported this payment Pending since {local(since)} (more than {hours} h); its docs say to ask "
         f"Khalti. Ask Khalti's support about pidx {pidx}, then run khalti lookup {oid} to store their answer, or "
         f"settle it with khalti resolve {oid} --as completed|voided --reason TEXT.",
         since,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from khalti_cli.services.payments import find_payment
 from khalti_cli.services.records import load_heads
 from khalti_cli.store import Store, school
 from khalti_cli.store import queries as q
+from khalti_cli.times import local_day
 
 MARK_EVERY = 50  # payments marked printed per transaction
 _METHODS = {"cash": "Cash at the counter", "bank": "Bank deposit", "cheque": "Cheque", "other": "Paid outside Khalti"}
@@ -81,7 +82,7 @@ def _paid_on(row: dict[str, Any]) -> date:
         except ValueError:
             pass
     moment = row.get("paid_at") or row["updated_at"]
-    return datetime.fromisoformat(moment).astimezone().date()
+    return local_day(moment)
 
 
 def paid_by(row: dict[str, Any]) -> str:

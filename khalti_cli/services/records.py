@@ -6,7 +6,7 @@ from typing import Any
 
 from khalti_cli.calendar import bs_of_stamp
 from khalti_cli.money import format_paisa
-from khalti_cli.times import machine
+from khalti_cli.times import machine, machine_times, zone_key
 
 RECORD_KEYS = (
     "order_id",
@@ -76,8 +76,9 @@ def payment_record(row: dict[str, Any]) -> dict[str, Any]:
     record["payer"] = row.get("payer_ref")
     record["pay_url"] = pay_url_of(row.get("pay_token"))
     record["heads"] = load_heads(row) or None
-    record["created_at_bs"] = bs_of_stamp(row.get("created_at"))
-    record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"))
+    zone = zone_key()
+    record["created_at_bs"] = bs_of_stamp(row.get("created_at"), zone)
+    record["paid_at_bs"] = bs_of_stamp(row.get("paid_at"), zone)
     return record
 
 
@@ -106,7 +107,8 @@ def event_record(row: dict[str, Any], order_id: str) -> dict[str, Any]:
     record.update({key: row.get(key) for key in EVENT_KEYS})
     import json  # here: `list` never needs it, and it costs start-up
 
-    record["detail"] = json.loads(row["detail"]) if row.get("detail") else None
+    # the one machine convention, also for details stored before it (Khalti's +05:45, microseconds)
+    record["detail"] = machine_times(json.loads(row["detail"])) if row.get("detail") else None
     return record
 
 

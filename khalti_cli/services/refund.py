@@ -50,6 +50,7 @@ from khalti_cli.services.refund_link import chosen_link, decided_again
 from khalti_cli.statuses import link_status
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
+from khalti_cli.times import local
 
 REFUNDABLE = ("completed", "partially_refunded")
 # After an unanswered refund, look again after pauses of one and two times this (the timeout, at most 1 s)
@@ -235,7 +236,7 @@ def refund(
         age = now() - parse(earlier["at"])
         if age < _grace(settings):
             raise TemporaryError(
-                f"A refund of payment {payment['order_id']} was sent at {earlier['at']} and Khalti's answer "
+                f"A refund of payment {payment['order_id']} was sent at {local(earlier['at'])} and Khalti's answer "
                 "is not known yet. Nothing was sent now; run the same command again in two minutes and "
                 "khalti will check with Khalti before sending anything."
             )

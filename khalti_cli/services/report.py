@@ -22,7 +22,7 @@ from khalti_cli.services.books import BOOK_KEYS, Books, books_by_class
 from khalti_cli.statuses import STATUSES
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
-from khalti_cli.times import machine
+from khalti_cli.times import local_day, local_midnight, machine, to_local
 
 COLLECTED = ("completed", "partially_refunded")
 OUTSIDE = ("paid_offline",)  # collected at the counter or the bank (khalti settle), shown apart
@@ -34,18 +34,13 @@ PREFILL_DAYS = 400
 def this_month(moment: datetime | None = None) -> tuple[datetime, datetime]:
     """[first day of this month, first day of next month), local midnight: the BS month (the Gregorian one
     with KHALTI_CALENDAR=ad)."""
-    local = (moment or now()).astimezone()
+    day = local_day(moment or now())
     if use_bs():
-        bs = to_bs(local.date())
+        bs = to_bs(day)
         first, following_day = month_range(bs.year, bs.month)
         return local_midnight(first), local_midnight(following_day)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = (start + timedelta(days=32)).replace(day=1)
-    return start, following.replace(tzinfo=None).astimezone()  # the offset of that day (summer time)
-
-
-def local_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day).astimezone()
+    first = day.replace(day=1)
+    return local_midnight(first), local_midnight((first + timedelta(days=32)).replace(day=1))
 
 
 @dataclass
@@ -167,7 +162,7 @@ def build_report(
     start, end = since or default_since, until or this_month(moment)[1]
     if end <= start:
         raise InvalidInput("The period is empty: --until is before --since.")
-    report = Report(since=start.astimezone(), until=end.astimezone(), generated_at=stamp(moment))
+    report = Report(since=to_local(start), until=to_local(end), generated_at=stamp(moment))
     report.label, report.periods = label, periods
     report.by_status = {s: Figure() for s in STATUSES}
     report.by_class, report.books = books_by_class(store, since=stamp(start), until=stamp(end), periods=periods)
@@ -208,8 +203,8 @@ def _per_day(
     store: Store, start: datetime, end: datetime, moment: datetime, periods: tuple[str, str] | None
 ) -> list[tuple[date, Figure]]:
     days: dict[date, Figure] = {}
-    first = start.astimezone().date()
-    last = min(end - timedelta(microseconds=1), moment).astimezone().date()
+    first = local_day(start)
+    last = local_day(min(end - timedelta(microseconds=1), moment))
     day = first
     # Days without collections are listed too (as 0) for a period of about a year at most: a period that
     # starts in year 2 would otherwise be 740,000 empty days.
@@ -217,7 +212,7 @@ def _per_day(
         days[day] = Figure()
         day += timedelta(days=1)
     for r in q.paid_moments(store, PER_DAY, since=stamp(start), until=stamp(end), periods=periods):
-        paid = parse(r["paid_at"]).astimezone().date()
+        paid = local_day(r["paid_at"])
         figure = days.setdefault(paid, Figure())
         figure.count += 1
         figure.amount_paisa += int(r["amount_paisa"])

@@ -21,13 +21,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from khalti_cli.clock import now
 from khalti_cli.errors import InvalidInput, LockBusy, StoreBusy, StoreError
 from khalti_cli.files import publishing, refuse_existing
 from khalti_cli.lock import reconcile_lock
 from khalti_cli.store.db import SCHEMA_VERSION, open_store, translate
+from khalti_cli.times import local, to_local
 
 HEADER = b"SQLite format 3\x00"
 CORE_TABLES = {"payments", "links", "events"}
@@ -90,7 +91,7 @@ def check_backup(path: Path) -> int:
 
 
 def _stamp_name(db: Path) -> Path:
-    moment = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
+    moment = to_local(now()).strftime("%Y%m%d-%H%M%S")
     return db.with_name(f"{db.name}.replaced-{moment}")
 
 
@@ -204,8 +205,9 @@ def _swap(conn: sqlite3.Connection, db: Path, force: bool) -> Restored:
         _, _, backup_newest = _summary(conn, "restored")
         if not force and live_newest and (backup_newest is None or live_newest > backup_newest):
             lost = conn.execute("SELECT COUNT(*) FROM main.events WHERE at > ?", [backup_newest or ""]).fetchone()[0]
+            shown = local(backup_newest) if backup_newest else "none"
             raise InvalidInput(
-                f"The database has {lost} event(s) newer than the backup's newest ({backup_newest}); restoring "
+                f"The database has {lost} event(s) newer than the backup's newest ({shown}); restoring "
                 "would undo them. Give --force to restore anyway (the current database is kept beside it)."
             )
         kept = _stamp_name(db)

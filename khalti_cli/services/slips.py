@@ -28,6 +28,7 @@ from khalti_cli.services import validate
 from khalti_cli.services.payments import find_payment
 from khalti_cli.services.records import payment_record
 from khalti_cli.store import Store
+from khalti_cli.times import local
 
 NEPAL = timezone(timedelta(hours=5, minutes=45))
 WIDTH, HEIGHT = 1240, 1748  # A6 at 300 dpi
@@ -70,7 +71,7 @@ def check_slip(record: dict[str, Any], *, durable: bool = False) -> None:
     expires = record.get("expires_at")
     if expires and parse(expires) <= now():
         raise InvalidInput(
-            f"The link of payment {oid} expired at {nepal_time(expires)}; make a new one with: khalti initiate {oid}"
+            f"The link of payment {oid} expired at {local(expires)}; make a new one with: khalti initiate {oid}"
         )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from khalti_cli.errors import InvalidInput
 from khalti_cli.money import DEVANAGARI_DIGITS
+from khalti_cli.times import to_local
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -17,7 +18,7 @@ _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def new_order_id(moment: datetime | None = None) -> str:
-    day = (moment or datetime.now(UTC)).strftime("%y%m%d")
+    day = to_local(moment or datetime.now(UTC)).strftime("%y%m%d")  # the local (Gregorian) day
     return f"KH-{day}-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
 
 

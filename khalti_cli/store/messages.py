@@ -9,6 +9,7 @@ from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store
 from khalti_cli.store.queries import Row, dump_json
+from khalti_cli.times import machine_times
 
 LEFT = ("sending", "sent", "unknown")  # states of a message that may have reached the gateway
 PAID = ("completed", "paid_offline")  # a fee paid: a thank-you is due
@@ -150,7 +151,7 @@ def add_events(store: Store, changes: Sequence[Change], *, at: str) -> None:
             detail["answer"] = said
         words = _WORDS.get(outcome, outcome)
         message = f"{row['kind']} {row['channel']} to {row['recipient']}: {words}"
-        rows.append((row["payment_id"], at, "message", outcome, message, dump_json(detail), actor))
+        rows.append((row["payment_id"], at, "message", outcome, message, dump_json(machine_times(detail)), actor))
     store.conn.executemany(
         "INSERT INTO events (payment_id, at, kind, outcome, message, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,

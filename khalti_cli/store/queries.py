@@ -11,7 +11,7 @@ from khalti_cli.actor import current_actor
 from khalti_cli.clock import stamp
 from khalti_cli.store.db import Store, translate
 from khalti_cli.store.school import RECEIPT_STATUSES, give_receipt_no
-from khalti_cli.times import MACHINE_SQL
+from khalti_cli.times import MACHINE_SQL, machine_times
 
 Row = dict[str, Any]
 __all__ = ["RECEIPT_STATUSES", "give_receipt_no"]  # re-exported: the writers' one place for both
@@ -132,7 +132,7 @@ def add_event(
             "from_status": from_status,
             "to_status": to_status,
             "message": message,
-            "detail": None if detail is None else dump_json(detail),
+            "detail": None if detail is None else dump_json(machine_times(detail)),  # Khalti's +05:45 -> UTC
             "actor": actor or current_actor(),
         },
     )
@@ -221,9 +221,13 @@ def _sql_text(value: str) -> str:
 
 def _bs_function(store: Store) -> None:
     """khalti_bs(stamp): the BS day of a timestamp, for the *_bs record keys made in SQL."""
-    from khalti_cli.calendar import bs_of_stamp
+    from functools import partial
 
-    store.conn.create_function("khalti_bs", 1, bs_of_stamp, deterministic=True)
+    from khalti_cli.calendar import bs_of_stamp
+    from khalti_cli.times import zone_key
+
+    # The local zone read once per query, not once per row.
+    store.conn.create_function("khalti_bs", 1, partial(bs_of_stamp, zone=zone_key()), deterministic=True)
 
 
 def record_json_sql(keys: Sequence[str], public_url: str | None = None) -> str | None:

@@ -23,11 +23,10 @@ def give_receipt_no(conn: sqlite3.Connection, payment_id: int, paid_at: str) -> 
     row = conn.execute("SELECT receipt_no FROM payments WHERE id = ?", [payment_id]).fetchone()
     if row is None or row[0] is not None:
         return None if row is None else str(row[0])
-    from datetime import datetime
-
     from khalti_cli.calendar import fiscal_label, fiscal_year_of
+    from khalti_cli.times import local_day
 
-    year = fiscal_label(fiscal_year_of(datetime.fromisoformat(paid_at).astimezone().date()))
+    year = fiscal_label(fiscal_year_of(local_day(paid_at)))
     number = conn.execute(
         "INSERT INTO receipt_counters (fiscal_year, last_no) VALUES (?, 1) "
         "ON CONFLICT (fiscal_year) DO UPDATE SET last_no = last_no + 1 RETURNING last_no",
