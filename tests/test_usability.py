@@ -58,6 +58,7 @@ def test_version_and_completion(cli: Cli, run_khalti: Any) -> None:
     assert complete("khalti show KH") == ["KH-2", "KH-1"]  # order ids from the database, newest first
     assert sorted(complete("khalti list --status pa")) == ["paid_offline", "partially_refunded"]
     assert complete("khalti list --format js") == ["json", "jsonl"]
+    assert complete("khalti settle KH-1 --method c") == ["cash", "cheque"]
     assert "import" in complete("khalti im") and "--since" in complete("khalti list --s")
 
 

@@ -79,3 +79,10 @@ def formats(incomplete: str) -> list[str]:
     from khalti_cli.output import FORMATS
 
     return [f for f in FORMATS if f.startswith(incomplete)]
+
+
+def methods(incomplete: str) -> list[str]:
+    """settle --method: how a fee paid outside Khalti was paid."""
+    from khalti_cli.services.corrections import METHODS
+
+    return [m for m in METHODS if m.startswith(incomplete)]

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from khalti_cli.cli.asking import for_screen
 from khalti_cli.cli.state import state
 
 
@@ -30,8 +31,10 @@ def restore(
     result = run(st.settings().db_path, Path(file), force=force)
     newest = result.newest_event or "none"
     st.say(
-        f"Restored {result.payments} payment(s) and {result.events} event(s) (newest event {newest}) from "
-        f"{file} into {result.db}." + (f" The replaced database is kept as {result.kept}." if result.kept else "")
+        for_screen(
+            f"Restored {result.payments} payment(s) and {result.events} event(s) (newest event {newest}) from "
+            f"{file} into {result.db}." + (f" The replaced database is kept as {result.kept}." if result.kept else "")
+        )
     )
     if result.kept:
         sys.stdout.write(f"{result.kept}\n")
