@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Cli, run_on_terminal
@@ -131,3 +132,103 @@ def test_create_initiate_on_a_terminal_shows_the_order_id_and_link(cli: Cli, con
     assert any(re.fullmatch(rf"payment link\s+{re.escape(url)}\s*", line) for line in lines)  # whole, one line
     piped = cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "C-2", "--initiate")
     assert piped.stdout.count("\n") == 1 and piped.stdout.startswith("http")  # a pipe: just the URL
+
+
+# --- issue 13: what the records and the confirmations look like on a terminal ---------------------------------
+
+_WORDS = ["Annual", "development", "infrastructure", "contribution", "laboratory", "Kathmandu", "branch",
+          "Nabil", "Bank", "Cheque", "123456", "शुल्क", "वार्षिक", "विकास", "पूर्वाधार", "सहयोग", "शैक्षिक",
+          "प्रयोगशाला", "कक्षा", "१०", "मंसिर", "श्रेष्ठ", "कृष्ण", "x"]  # fmt: skip
+
+
+def _confirmation_lines(text: str, parts: list[str]) -> None:
+    """Every line at most 80 cells as tmux draws them; each part's words come back whole, in order, with one
+    space between; lines after a label's first start under the value (10 cells in)."""
+    lines = text.split("\n")
+    assert all(len(cells(line)) <= 80 for line in lines), [line for line in lines if len(cells(line)) > 80]
+    assert all(line[:10].strip().endswith(":") or not line[:10].strip() for line in lines), lines
+    assert " ".join(line[10:] for line in lines).split() == " ".join(parts).split()
+    assert not any("  " in line[10:] for line in lines)
+
+
+def test_confirmations_fit_80_columns_and_break_only_at_spaces() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from khalti_cli.cli.asking import fit
+    from khalti_cli.services.corrections import Plan
+
+    spaces = st.sampled_from([" ", "  ", "   "])
+    text = st.lists(st.tuples(st.sampled_from(_WORDS), spaces), min_size=1, max_size=40).map(
+        lambda pairs: "".join(w + s for w, s in pairs).strip()
+    )
+
+    @settings(max_examples=150, derandomize=True, deadline=None)
+    @given(name=text, reference=text, payer=text)
+    def check(name: str, reference: str, payer: str) -> None:
+        what = f"paid outside Khalti (cheque, reference {reference}, on 2026-11-28); its live link is still watched"
+        plan = Plan("KH-261128-QSZL9K", 1, name, payer, 15000000, "created", "paid_offline", what)
+        rows = plan.rows()
+        _confirmation_lines(fit(rows, 80), [p for _, parts in rows for p in parts])
+
+    check()
+
+
+def test_settle_and_void_confirmations_fit_the_terminal(cli: Cli) -> None:
+    fee = "Annual   development  and infrastructure contribution fee for the academic year २०८३ प्रयोगशाला सहित"
+    assert cli("payers", "add", "S-1", "--name", "कृष्ण प्रसाद श्रेष्ठ").exit_code == 0
+    for oid in ("L-1", "L-2", "L-3"):
+        assert cli("create", "--amount", "150000", "--name", fee, "--payer", "S-1", "--order-id", oid).exit_code == 0
+    reference = "Cheque 123456 Nabil Bank Kathmandu branch"
+    with tmux_screen({"NO_COLOR": "1", "KHALTI_PAGER": "cat"}) as screen:
+        shown = screen.run(
+            ["settle", "L-1", "--method", "cheque", "--reference", reference], 80, 24, keys=["y", "Enter"], when="]: "
+        )
+        voided = screen.run(["void", "L-2", "L-3", "--reason", "waived"], 80, 24, keys=["y", "Enter"], when="]: ")
+    print("\n".join([*shown, "----", *voided]))
+    for words in (fee.split(), reference.split(), ["कृष्ण", "प्रसाद", "श्रेष्ठ"]):
+        on_screen = " ".join(shown).split()
+        assert all(word in on_screen for word in words), words  # every word whole: none cut by the terminal
+    assert not any("  " in line.strip() for line in shown if line.startswith(" " * 10))
+    asked = [
+        line for lines in (shown, voided) for line in lines[: next(i for i, x in enumerate(lines) if "[y/N]" in x)]
+    ]
+    assert all(len(cells(line)) < 80 for line in asked), asked  # nothing reached the edge to be wrapped there
+    assert any(line.startswith("Change:   paid outside Khalti (cheque") for line in shown)
+    assert voided.count(next(line for line in voided if line.startswith("Payment:"))) == 1
+    assert sum(line.startswith("Payment:") for line in voided) == 2 and "development" in " ".join(voided).split()
+    # Two records: the compact table of `khalti list`, no empty keys, no amount in paisa shown as rupees
+    header = next(i for i, line in enumerate(voided) if line.startswith("order id"))
+    assert {"L-2", "L-3"} <= {line.split()[0] for line in voided[header + 1 :] if line.strip()}
+    assert not any(k in line for line in voided for k in ("pidx", "amount paisa", "settle method", "expires"))
+
+
+def test_create_and_payers_add_show_the_record_on_a_terminal_and_the_id_in_a_pipe(cli: Cli, run_khalti: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(COLUMNS="80", LINES="24", NO_COLOR="1")
+    code, screen = run_on_terminal(["payers", "add", "S-7", "--name", "सीता कुमारी शर्मा"], env)
+    lines = screen.replace("\r", "").splitlines()
+    assert code == 0 and any(re.fullmatch(r"reference\s+S-7\s*", line) for line in lines), lines
+    assert any(re.fullmatch(r"name\s+सीता कुमारी शर्मा\s*", line) for line in lines)
+    assert not any(line.split()[:1] in (["phone"], ["email"], ["group"]) for line in lines)  # empty: left out
+    code, screen = run_on_terminal(["create", "--amount", "1500", "--name", "परीक्षा शुल्क", "--payer", "S-7"], env)
+    lines = screen.replace("\r", "").splitlines()
+    assert code == 0 and any(re.fullmatch(r"order id\s+KH-\d{6}-[0-9A-Z]{6}\s*", line) for line in lines), lines
+    assert any(re.fullmatch(r"amount\s+Rs 1,500\.00\s*", line) for line in lines)
+    assert not any(line.startswith(("payment link", "expires", "email", "phone")) for line in lines)  # empty
+    code, screen = run_on_terminal(["payers", "show", "S-7"], env)
+    lines = screen.replace("\r", "").splitlines()
+    assert code == 0 and not any(line.split()[:1] in (["phone"], ["email"]) for line in lines), lines
+    piped = run_khalti("create", "--amount", "1500", "--name", "Fee")  # a pipe: the id alone, as before
+    assert piped.exit_code == 0 and re.fullmatch(r"KH-\d{6}-[0-9A-Z]{6}\n", piped.stdout), piped.stdout
+    assert run_khalti("payers", "add", "S-8", "--name", "Hari").stdout == "S-8\n"
+
+
+def test_a_failed_lookup_prints_nothing_on_stdout(cli: Cli, configured: SandboxServer, run_khalti: Any) -> None:
+    from conftest import fault
+
+    assert cli("create", "--amount", "1500", "--name", "Fee", "--order-id", "F-1", "--initiate").exit_code == 0
+    fault(configured, {"status": 503, "count": 20, "path": "lookup"})
+    run = run_khalti("lookup", "F-1", "--format", "table")
+    assert run.exit_code == 75 and "F-1" in run.stderr, run.stderr
+    assert run.stdout == "", run.stdout  # no stale status, no "No records." (a message: stderr)
