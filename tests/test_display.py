@@ -219,6 +219,9 @@ def test_create_and_payers_add_show_the_record_on_a_terminal_and_the_id_in_a_pip
     code, screen = run_on_terminal(["payers", "show", "S-7"], env)
     lines = screen.replace("\r", "").splitlines()
     assert code == 0 and not any(line.split()[:1] in (["phone"], ["email"]) for line in lines), lines
+    code, screen = run_on_terminal(["list", "--columns", "order_id,amount,amount_paisa"], env)
+    row = screen.replace("\r", "").splitlines()[1].split()
+    assert code == 0 and row[-3:] == ["Rs", "1,500.00", "150000"], row  # paisa as the number, never as rupees
     piped = run_khalti("create", "--amount", "1500", "--name", "Fee")  # a pipe: the id alone, as before
     assert piped.exit_code == 0 and re.fullmatch(r"KH-\d{6}-[0-9A-Z]{6}\n", piped.stdout), piped.stdout
     assert run_khalti("payers", "add", "S-8", "--name", "Hari").stdout == "S-8\n"
