@@ -235,3 +235,27 @@ def test_a_failed_lookup_prints_nothing_on_stdout(cli: Cli, configured: SandboxS
     run = run_khalti("lookup", "F-1", "--format", "table")
     assert run.exit_code == 75 and "F-1" in run.stderr, run.stderr
     assert run.stdout == "", run.stdout  # no stale status, no "No records." (a message: stderr)
+
+
+def test_restore_and_backup_messages_wrap_between_words(cli: Cli, isolated: Path) -> None:
+    folder = isolated / "backups of the school office for the year 2083"
+    folder.mkdir()
+    backup = folder / "khalti-before-the-annual-fee-corrections.db"
+    assert cli("create", "--amount", "100", "--name", "Fee", "--order-id", "B-1").exit_code == 0
+    with tmux_screen({"NO_COLOR": "1"}) as screen:
+        taken = screen.run(["backup", str(backup)], 80, 24)
+        assert cli("note", "B-1", "later").exit_code == 0
+        shown = screen.run(["restore", str(backup), "--force"], 80, 24)
+    print("\n".join([*taken, "----", *shown]))
+    end = next(i for i in range(len(shown)) if "kept as" in " ".join(shown[: i + 1]) and shown[i].endswith("."))
+    message = shown[: end + 1]  # what follows is the kept file's path on stdout (data: never wrapped)
+    assert message[0].startswith("Restored 1 payment(s)"), message
+    # A line reaches the edge only as one word longer than the screen (the kept file's path), uncut: tmux
+    # wraps it softly, so it copies whole. Every other line ends between words, before the edge.
+    kept = str(next(isolated.glob("khalti.db.replaced-*")))
+    assert len(kept) > 80 and f"\n{kept[:80]}\n{kept[80:]}." in "\n" + "\n".join(message), message
+    assert all(len(cells(line)) <= 80 for line in message if line != kept[:80]), message
+    joined = " ".join(message)
+    assert "fee-corrections.db into" in joined and "year 2083/khalti-before" in joined  # the names are not cut
+    said = taken[: next(i for i, line in enumerate(taken) if line.endswith("integrity check ok.")) + 1]
+    assert all(len(cells(line)) <= 80 for line in said) and said[0] == "Backed up 1 payment(s) to"

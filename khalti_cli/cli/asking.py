@@ -46,8 +46,8 @@ def screen_width() -> int:
 
 def fit(rows: Rows, width: int | None = None) -> str:
     """`Label:    part` lines, each part of a label starting a line of its own, no line wider than `width`
-    (default: screen_width()) in terminal cells, broken only at spaces (a word wider than a whole line is the
-    one thing cut), later lines indented under the value."""
+    (default: screen_width()) in terminal cells, broken only at spaces (a word wider than a whole line stands
+    alone on its line, uncut), later lines indented under the value."""
     width = width or screen_width()
     indent = LABEL_WIDTH if width - LABEL_WIDTH >= 20 else 2
     lines: list[str] = []
@@ -74,19 +74,14 @@ def for_screen(message: str) -> str:
 
 
 def wrap(text: str, width: int) -> list[str]:
-    """`text` with its whitespace made single spaces, in lines of at most `width` cells, broken at spaces."""
+    """`text` with its whitespace made single spaces, in lines of at most `width` cells, broken at spaces. A
+    word wider than a whole line (a long path or link) gets a line of its own, uncut: the terminal's soft wrap
+    keeps it one word to copy."""
     from khalti_cli.termwidth import text_width
 
     lines: list[str] = []
     line = ""
     for word in text.split():
-        while text_width(word) > width:  # longer than a line (a long URL): cut it, the one thing cut
-            if line:
-                lines.append(line)
-                line = ""
-            head = _cut(word, width)
-            lines.append(head)
-            word = word[len(head) :]
         if not line:
             line = word
         elif text_width(line) + 1 + text_width(word) <= width:
@@ -97,26 +92,6 @@ def wrap(text: str, width: int) -> list[str]:
     if line or not lines:
         lines.append(line)
     return lines
-
-
-def _cut(word: str, width: int) -> str:
-    """The longest start of `word` at most `width` cells wide, never splitting a letter from its marks."""
-    from khalti_cli.termwidth import text_width
-
-    end = 0
-    for i in range(1, len(word) + 1):
-        if i < len(word) and _mark(word[i]):
-            continue
-        if text_width(word[:i]) > width:
-            break
-        end = i
-    return word[: max(end, 1)]
-
-
-def _mark(character: str) -> bool:
-    import unicodedata
-
-    return unicodedata.category(character) in ("Mn", "Mc", "Me")
 
 
 def _isatty(stream: Any) -> bool:
