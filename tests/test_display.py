@@ -247,15 +247,25 @@ def test_restore_and_backup_messages_wrap_between_words(cli: Cli, isolated: Path
         assert cli("note", "B-1", "later").exit_code == 0
         shown = screen.run(["restore", str(backup), "--force"], 80, 24)
     print("\n".join([*taken, "----", *shown]))
-    end = next(i for i in range(len(shown)) if "kept as" in " ".join(shown[: i + 1]) and shown[i].endswith("."))
-    message = shown[: end + 1]  # what follows is the kept file's path on stdout (data: never wrapped)
-    assert message[0].startswith("Restored 1 payment(s)"), message
-    # A line reaches the edge only as one word longer than the screen (the kept file's path), uncut: tmux
-    # wraps it softly, so it copies whole. Every other line ends between words, before the edge.
     kept = str(next(isolated.glob("khalti.db.replaced-*")))
-    assert len(kept) > 80 and f"\n{kept[:80]}\n{kept[80:]}." in "\n" + "\n".join(message), message
-    assert all(len(cells(line)) <= 80 for line in message if line != kept[:80]), message
-    joined = " ".join(message)
-    assert "fee-corrections.db into" in joined and "year 2083/khalti-before" in joined  # the names are not cut
-    said = taken[: next(i for i, line in enumerate(taken) if line.endswith("integrity check ok.")) + 1]
-    assert all(len(cells(line)) <= 80 for line in said) and said[0] == "Backed up 1 payment(s) to"
+
+    def said(screen_lines: list[str], printed: str) -> list[str]:
+        """The message on stderr: the lines before the path printed on stdout (data: soft-wrapped by tmux)."""
+        lines = [line for line in screen_lines if line.strip()]
+        return lines[: -((len(printed) + 79) // 80)]
+
+    def chunks(word: str) -> str:  # a word longer than the screen, as tmux soft-wraps it
+        return "\n".join(word[i : i + 80] for i in range(0, len(word), 80))
+
+    message = said(shown, kept)
+    assert message[0].startswith("Restored 1 payment(s)") and message[-1].endswith("."), message
+    # Lines end between words, at most 80 cells; the one word longer than the screen (the kept file's path)
+    # stands alone, uncut by khalti: tmux wraps it softly, so it copies whole.
+    assert len(kept) > 80 and f"\n{chunks(kept)}." in "\n" + "\n".join(message), message
+    assert all(len(cells(line)) <= 80 for line in message), message
+    words = " ".join(message).split()
+    assert f"{backup.name}" in " ".join(words) and "school office for the year" in " ".join(message), message
+    assert "The replaced database is kept as" in " ".join(message)  # one space between words, none cut
+    backed = said(taken, str(backup))
+    assert backed[0] == "Backed up 1 payment(s) to" and backed[-1].endswith("integrity check ok."), backed
+    assert all(len(cells(line)) <= 80 for line in backed) and backup.name in " ".join(backed)
