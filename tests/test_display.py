@@ -163,13 +163,22 @@ def test_confirmations_fit_80_columns_and_break_only_at_spaces() -> None:
         lambda pairs: "".join(w + s for w, s in pairs).strip()
     )
 
-    @settings(max_examples=150, derandomize=True, deadline=None)
-    @given(name=text, reference=text, payer=text)
-    def check(name: str, reference: str, payer: str) -> None:
+    from khalti_cli.cli.refund import describe
+    from khalti_cli.services.refund import RefundPlan
+
+    @settings(max_examples=60, derandomize=True, deadline=None)
+    @given(name=text, reference=text, payer=text, partial=st.booleans())
+    def check(name: str, reference: str, payer: str, partial: bool) -> None:
         what = f"paid outside Khalti (cheque, reference {reference}, on 2026-11-28); its live link is still watched"
         plan = Plan("KH-261128-QSZL9K", 1, name, payer, 15000000, "created", "paid_offline", what)
         rows = plan.rows()
         _confirmation_lines(fit(rows, 80), [p for _, parts in rows for p in parts])
+        refund = RefundPlan("KH-1", 1, 1, "HT6o6PEZRWFJ5ygavzHWd5", "GFq9PFS7b2iYvL8Lir9oXe", name, payer,
+                            "completed", "Completed", 15000000, 0, 5000000 if partial else 15000000, None)  # fmt: skip
+        shown = describe(refund)
+        _confirmation_lines(shown, [line[10:] for line in shown.split("\n")])
+        fee = shown.split("\nPayer:")[0].split()[1:]  # the fee on lines of its own, under the order id
+        assert fee == ["KH-1", *name.split()], shown
 
     check()
 
