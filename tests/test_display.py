@@ -239,7 +239,13 @@ def test_create_and_payers_add_show_the_record_on_a_terminal_and_the_id_in_a_pip
 def test_a_failed_lookup_prints_nothing_on_stdout(cli: Cli, configured: SandboxServer, run_khalti: Any) -> None:
     from conftest import fault
 
-    assert cli("create", "--amount", "1500", "--name", "Fee", "--order-id", "F-1", "--initiate").exit_code == 0
+    for oid in ("F-1", "F-2"):
+        assert cli("create", "--amount", "1500", "--name", "Fee", "--order-id", oid, "--initiate").exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(COLUMNS="80", LINES="24", NO_COLOR="1")
+    code, screen = run_on_terminal(["lookup", "F-1", "F-2", "--format", "table"], env)
+    lines = screen.replace("\r", "").splitlines()  # two records: the compact table, not every key of each
+    assert code == 0 and lines[0].split()[:3] == ["order", "id", "payer"] and len(lines) == 3, lines
     fault(configured, {"status": 503, "count": 20, "path": "lookup"})
     run = run_khalti("lookup", "F-1", "--format", "table")
     assert run.exit_code == 75 and "F-1" in run.stderr, run.stderr
