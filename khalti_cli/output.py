@@ -194,7 +194,7 @@ def _write_table(
     if single and len(rows) == 1:  # one record is a record: a key/value view, not a one-row table
         render.write_record(rows[0], out, color, keys=columns)
         return 1
-    return render.write_table(rows, out, columns, color)
+    return render.write_table(rows, out, columns or render.people_columns(rows), color)
 
 
 def write_summary(data: dict[str, Any], fmt: str | None, line: str | None) -> None:

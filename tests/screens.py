@@ -37,8 +37,11 @@ class Screen:
         )
         return proc.stdout
 
-    def run(self, args: list[str], width: int, height: int, *, keys: list[str] | None = None) -> list[str]:
-        """The screen lines (history included) after `khalti ARGS` finished in a WIDTHxHEIGHT pane."""
+    def run(
+        self, args: list[str], width: int, height: int, *, keys: list[str] | None = None, when: str = ":"
+    ) -> list[str]:
+        """The screen lines (history included) after `khalti ARGS` finished in a WIDTHxHEIGHT pane. `keys` are
+        typed when the last line shown starts with `when` (less's prompt) or, for a question, ends with it."""
         name = "s" + uuid.uuid4().hex[:8]
         command = " ".join(_quote(a) for a in [*khalti_exe(), *args])
         self._tmux(
@@ -56,7 +59,7 @@ class Screen:
                 if keys and not sent:  # the keys go when the program waits for one (less shows its prompt)
                     shown = self._tmux("capture-pane", "-p", "-t", name).splitlines()
                     last = [line for line in shown if line.strip()][-1:]
-                    if last and last[0].startswith(":"):
+                    if last and (last[0].startswith(when) or last[0].rstrip().endswith(when.rstrip())):
                         self.before_keys = shown
                         self._tmux("send-keys", "-t", name, *keys)
                         sent = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Cli, run_on_terminal
@@ -144,3 +145,155 @@ def test_create_initiate_on_a_terminal_shows_the_order_id_and_link(cli: Cli, con
     assert any(re.fullmatch(rf"payment link\s+{re.escape(url)}\s*", line) for line in lines)  # whole, one line
     piped = cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "C-2", "--initiate")
     assert piped.stdout.count("\n") == 1 and piped.stdout.startswith("http")  # a pipe: just the URL
+
+
+# --- issue 13: what the records and the confirmations look like on a terminal ---------------------------------
+
+_WORDS = ["Annual", "development", "infrastructure", "contribution", "laboratory", "Kathmandu", "branch",
+          "Nabil", "Bank", "Cheque", "123456", "शुल्क", "वार्षिक", "विकास", "पूर्वाधार", "सहयोग", "शैक्षिक",
+          "प्रयोगशाला", "कक्षा", "१०", "मंसिर", "श्रेष्ठ", "कृष्ण", "x"]  # fmt: skip
+
+
+def _confirmation_lines(text: str, parts: list[str]) -> None:
+    """Every line at most 80 cells as tmux draws them; each part's words come back whole, in order, with one
+    space between; lines after a label's first start under the value (10 cells in)."""
+    lines = text.split("\n")
+    assert all(len(cells(line)) <= 80 for line in lines), [line for line in lines if len(cells(line)) > 80]
+    assert all(line[:10].strip().endswith(":") or not line[:10].strip() for line in lines), lines
+    assert " ".join(line[10:] for line in lines).split() == " ".join(parts).split()
+    assert not any("  " in line[10:] for line in lines)
+
+
+def test_confirmations_fit_80_columns_and_break_only_at_spaces() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from khalti_cli.cli.asking import fit
+    from khalti_cli.services.corrections import Plan
+
+    spaces = st.sampled_from([" ", "  ", "   "])
+    text = st.lists(st.tuples(st.sampled_from(_WORDS), spaces), min_size=1, max_size=40).map(
+        lambda pairs: "".join(w + s for w, s in pairs).strip()
+    )
+
+    from khalti_cli.cli.refund import describe
+    from khalti_cli.services.refund import RefundPlan
+
+    @settings(max_examples=60, derandomize=True, deadline=None)
+    @given(name=text, reference=text, payer=text, partial=st.booleans())
+    def check(name: str, reference: str, payer: str, partial: bool) -> None:
+        what = f"paid outside Khalti (cheque, reference {reference}, on 2026-11-28); its live link is still watched"
+        plan = Plan("KH-261128-QSZL9K", 1, name, payer, 15000000, "created", "paid_offline", what)
+        rows = plan.rows()
+        _confirmation_lines(fit(rows, 80), [p for _, parts in rows for p in parts])
+        refund = RefundPlan("KH-1", 1, 1, "HT6o6PEZRWFJ5ygavzHWd5", "GFq9PFS7b2iYvL8Lir9oXe", name, payer,
+                            "completed", "Completed", 15000000, 0, 5000000 if partial else 15000000, None)  # fmt: skip
+        shown = describe(refund)
+        _confirmation_lines(shown, [line[10:] for line in shown.split("\n")])
+        fee = shown.split("\nPayer:")[0].split()[1:]  # the fee on lines of its own, under the order id
+        assert fee == ["KH-1", *name.split()], shown
+
+    check()
+
+
+def test_settle_and_void_confirmations_fit_the_terminal(cli: Cli) -> None:
+    fee = "Annual   development  and infrastructure contribution fee for the academic year २०८३ प्रयोगशाला सहित"
+    assert cli("payers", "add", "S-1", "--name", "कृष्ण प्रसाद श्रेष्ठ").exit_code == 0
+    for oid in ("L-1", "L-2", "L-3"):
+        assert cli("create", "--amount", "150000", "--name", fee, "--payer", "S-1", "--order-id", oid).exit_code == 0
+    reference = "Cheque 123456 Nabil Bank Kathmandu branch"
+    with tmux_screen({"NO_COLOR": "1", "KHALTI_PAGER": "cat"}) as screen:
+        shown = screen.run(
+            ["settle", "L-1", "--method", "cheque", "--reference", reference], 80, 24, keys=["y", "Enter"], when="]: "
+        )
+        voided = screen.run(["void", "L-2", "L-3", "--reason", "waived"], 80, 24, keys=["y", "Enter"], when="]: ")
+    print("\n".join([*shown, "----", *voided]))
+    for words in (fee.split(), reference.split(), ["कृष्ण", "प्रसाद", "श्रेष्ठ"]):
+        on_screen = " ".join(shown).split()
+        assert all(word in on_screen for word in words), words  # every word whole: none cut by the terminal
+    assert not any("  " in line.strip() for line in shown if line.startswith(" " * 10))
+    asked = [
+        line for lines in (shown, voided) for line in lines[: next(i for i, x in enumerate(lines) if "[y/N]" in x)]
+    ]
+    assert all(len(cells(line)) < 80 for line in asked), asked  # nothing reached the edge to be wrapped there
+    assert any(line.startswith("Change:   paid outside Khalti (cheque") for line in shown)
+    assert voided.count(next(line for line in voided if line.startswith("Payment:"))) == 1
+    assert sum(line.startswith("Payment:") for line in voided) == 2 and "development" in " ".join(voided).split()
+    # Two records: the compact table of `khalti list`, no empty keys, no amount in paisa shown as rupees
+    header = next(i for i, line in enumerate(voided) if line.startswith("order id"))
+    assert {"L-2", "L-3"} <= {line.split()[0] for line in voided[header + 1 :] if line.strip()}
+    assert not any(k in line for line in voided for k in ("pidx", "amount paisa", "settle method", "expires"))
+
+
+def test_create_and_payers_add_show_the_record_on_a_terminal_and_the_id_in_a_pipe(cli: Cli, run_khalti: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(COLUMNS="80", LINES="24", NO_COLOR="1")
+    code, screen = run_on_terminal(["payers", "add", "S-7", "--name", "सीता कुमारी शर्मा"], env)
+    lines = screen.replace("\r", "").splitlines()
+    assert code == 0 and any(re.fullmatch(r"reference\s+S-7\s*", line) for line in lines), lines
+    assert any(re.fullmatch(r"name\s+सीता कुमारी शर्मा\s*", line) for line in lines)
+    assert not any(line.split()[:1] in (["phone"], ["email"], ["group"]) for line in lines)  # empty: left out
+    code, screen = run_on_terminal(["create", "--amount", "1500", "--name", "परीक्षा शुल्क", "--payer", "S-7"], env)
+    lines = screen.replace("\r", "").splitlines()
+    assert code == 0 and any(re.fullmatch(r"order id\s+KH-\d{6}-[0-9A-Z]{6}\s*", line) for line in lines), lines
+    assert any(re.fullmatch(r"amount\s+Rs 1,500\.00\s*", line) for line in lines)
+    assert not any(line.startswith(("payment link", "expires", "email", "phone")) for line in lines)  # empty
+    code, screen = run_on_terminal(["payers", "show", "S-7"], env)
+    lines = screen.replace("\r", "").splitlines()
+    assert code == 0 and not any(line.split()[:1] in (["phone"], ["email"]) for line in lines), lines
+    code, screen = run_on_terminal(["list", "--columns", "order_id,amount,amount_paisa"], env)
+    row = screen.replace("\r", "").splitlines()[1].split()
+    assert code == 0 and row[-3:] == ["Rs", "1,500.00", "150000"], row  # paisa as the number, never as rupees
+    piped = run_khalti("create", "--amount", "1500", "--name", "Fee")  # a pipe: the id alone, as before
+    assert piped.exit_code == 0 and re.fullmatch(r"KH-\d{6}-[0-9A-Z]{6}\n", piped.stdout), piped.stdout
+    assert run_khalti("payers", "add", "S-8", "--name", "Hari").stdout == "S-8\n"
+
+
+def test_a_failed_lookup_prints_nothing_on_stdout(cli: Cli, configured: SandboxServer, run_khalti: Any) -> None:
+    from conftest import fault
+
+    for oid in ("F-1", "F-2"):
+        assert cli("create", "--amount", "1500", "--name", "Fee", "--order-id", oid, "--initiate").exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(COLUMNS="80", LINES="24", NO_COLOR="1")
+    code, screen = run_on_terminal(["lookup", "F-1", "F-2", "--format", "table"], env)
+    lines = screen.replace("\r", "").splitlines()  # two records: the compact table, not every key of each
+    assert code == 0 and lines[0].split()[:3] == ["order", "id", "payer"] and len(lines) == 3, lines
+    fault(configured, {"status": 503, "count": 20, "path": "lookup"})
+    run = run_khalti("lookup", "F-1", "--format", "table")
+    assert run.exit_code == 75 and "F-1" in run.stderr, run.stderr
+    assert run.stdout == "", run.stdout  # no stale status, no "No records." (a message: stderr)
+
+
+def test_restore_and_backup_messages_wrap_between_words(cli: Cli, isolated: Path) -> None:
+    folder = isolated / "backups of the school office for the year 2083"
+    folder.mkdir()
+    backup = folder / "khalti-before-the-annual-fee-corrections.db"
+    assert cli("create", "--amount", "100", "--name", "Fee", "--order-id", "B-1").exit_code == 0
+    with tmux_screen({"NO_COLOR": "1"}) as screen:
+        taken = screen.run(["backup", str(backup)], 80, 24)
+        assert cli("note", "B-1", "later").exit_code == 0
+        shown = screen.run(["restore", str(backup), "--force"], 80, 24)
+    print("\n".join([*taken, "----", *shown]))
+    kept = str(next(isolated.glob("khalti.db.replaced-*")))
+
+    def said(screen_lines: list[str], printed: str) -> list[str]:
+        """The message on stderr: the lines before the path printed on stdout (data: soft-wrapped by tmux)."""
+        lines = [line for line in screen_lines if line.strip()]
+        return lines[: -((len(printed) + 79) // 80)]
+
+    def chunks(word: str) -> str:  # a word longer than the screen, as tmux soft-wraps it
+        return "\n".join(word[i : i + 80] for i in range(0, len(word), 80))
+
+    message = said(shown, kept)
+    assert message[0].startswith("Restored 1 payment(s)") and message[-1].endswith("."), message
+    # Lines end between words, at most 80 cells; the one word longer than the screen (the kept file's path)
+    # stands alone, uncut by khalti: tmux wraps it softly, so it copies whole.
+    assert len(kept) > 80 and f"\n{chunks(kept)}." in "\n" + "\n".join(message), message
+    assert all(len(cells(line)) <= 80 for line in message), message
+    words = " ".join(message).split()
+    assert f"{backup.name}" in " ".join(words) and "school office for the year" in " ".join(message), message
+    assert "The replaced database is kept as" in " ".join(message)  # one space between words, none cut
+    backed = said(taken, str(backup))
+    assert backed[0] == "Backed up 1 payment(s) to" and backed[-1].endswith("integrity check ok."), backed
+    assert all(len(cells(line)) <= 80 for line in backed) and backup.name in " ".join(backed)

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from khalti_cli.cli.asking import for_screen
 from khalti_cli.cli.state import state
 
 
@@ -24,7 +25,9 @@ def backup(
     st = state(ctx)
     result = run(st.settings().db_path, file, force=force)
     st.say(
-        f"Backed up {result.payments} payment(s) to {result.path} ({result.bytes:,} bytes, "
-        f"{result.seconds:.1f} s); integrity check ok."
+        for_screen(
+            f"Backed up {result.payments} payment(s) to {result.path} ({result.bytes:,} bytes, "
+            f"{result.seconds:.1f} s); integrity check ok."
+        )
     )
     sys.stdout.write(f"{result.path}\n")

@@ -73,3 +73,10 @@ def statuses(incomplete: str) -> list[str]:
     from khalti_cli.statuses import STATUSES
 
     return [s for s in STATUSES if s.startswith(incomplete)]
+
+
+def methods(incomplete: str) -> list[str]:
+    """settle --method: how a fee paid outside Khalti was paid."""
+    from khalti_cli.services.corrections import METHODS
+
+    return [m for m in METHODS if m.startswith(incomplete)]

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from khalti_cli.cli import completion
 from khalti_cli.cli.asking import confirm as ask
+from khalti_cli.cli.asking import fit, for_screen
 from khalti_cli.cli.options import FormatOption, check_format, read_ids
 from khalti_cli.cli.state import AppState, state
 from khalti_cli.output import resolve_format, write_records
@@ -32,7 +34,7 @@ def _asker(yes: bool, question: str, verb: str) -> Any:
     def confirm(plans: Sequence[Plan]) -> bool:
         ids = ", ".join(p.order_id for p in plans[:5]) + (" ..." if len(plans) > 5 else "")
         return ask(
-            "\n\n".join(p.describe() for p in plans),
+            "\n\n".join(fit(p.rows()) for p in plans),
             question,
             yes=yes,
             refusal=f"Refusing to {verb} {ids} without --yes when not on a terminal. Nothing was changed.",
@@ -71,7 +73,13 @@ def void(
 def settle(
     ctx: typer.Context,
     order_id: str = typer.Argument(..., help="The order id of a fee paid outside Khalti."),
-    method: str = typer.Option(..., "--method", help="cash, bank, cheque or other."),
+    method: str = typer.Option(
+        ...,
+        "--method",
+        metavar="[cash|bank|cheque|other]",
+        help="cash, bank, cheque or other.",
+        autocompletion=completion.methods,
+    ),
     reference: str = typer.Option(..., "--reference", help="Receipt, voucher or cheque number."),
     on: str | None = typer.Option(None, "--date", help="The day the money was received, YYYY-MM-DD (default today)."),
     yes: bool = YesOption,
@@ -81,16 +89,27 @@ def settle(
     from khalti_cli.services.corrections import settle as run
 
     fmt = check_format(fmt)
+    method = check_method(method)
     st = state(ctx)
     records = run(
         st.store(),
         order_id,
-        method=method.strip().lower(),
+        method=method,
         reference=reference,
         on=on,
         confirm=_asker(yes, "Record this payment?", "settle"),
     )
     _finish(st, records, fmt, " (paid outside Khalti)")
+
+
+def check_method(value: str) -> str:
+    """--method is a choice: anything else is a usage error (exit 2) listing the valid values."""
+    from khalti_cli.services.corrections import METHODS
+
+    method = value.strip().lower()
+    if method not in METHODS:
+        raise typer.BadParameter(f"{value[:30]!r} is not one of {', '.join(METHODS)}.", param_hint="--method")
+    return method
 
 
 def resolve(
@@ -150,7 +169,7 @@ def edit(
         raise typer.BadParameter("give at least one field to change (--amount, --name, ...).", param_hint="options")
     record, changed = run(st.store(), order_id, changes)
     names = ", ".join(key.replace("_paisa", "").replace("payer_ref", "payer") for key in changed)
-    st.say(f"Changed {names} of {record['order_id']}." if changed else "Nothing was different.")
+    st.say(for_screen(f"Changed {names} of {record['order_id']}." if changed else "Nothing was different."))
     write_records([record], resolve_format(fmt), single=True, color=st.stdout_color())
 
 

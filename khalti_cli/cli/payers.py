@@ -87,6 +87,8 @@ def _save(
     st.say(f"Payer {record['reference']}: {outcome}.")
     if fmt:
         write_records([record], fmt, single=True, color=st.stdout_color())
+    elif st.stdout_is_terminal():  # a person: the key/value view; a pipe: just the reference
+        write_records([record], "table", single=True, columns=PAYER_KEYS, color=st.stdout_color())
     else:
         sys.stdout.write(record["reference"] + "\n")
 

@@ -14,7 +14,7 @@ from khalti_cli.cli.state import AppState, state
 from khalti_cli.errors import ExitCode, KhaltiError, worst
 from khalti_cli.output import resolve_format, write_records
 
-CREATED_VIEW = ("order_id", "customer_name", "name", "amount", "status", "payment_url", "expires_at")
+CREATED_VIEW = ("order_id", "customer_name", "name", "amount", "status", "reference", "payment_url", "expires_at")
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,7 @@ def create(
     qr: bool = typer.Option(False, "--qr", help="With --initiate: draw the link as a QR code on the terminal."),
     fmt: str | None = FormatOption,
 ) -> None:
-    """Record a payment. Prints its order id (with --initiate, its payment URL)."""
+    """Record a payment. Prints its order id (with --initiate, its payment URL); on a terminal, the payment."""
     from khalti_cli.services import payments
 
     fmt = check_format(fmt)
@@ -69,6 +69,8 @@ def create(
     if not do_initiate:
         if fmt:
             write_records([record], fmt, single=True, color=st.stdout_color())
+        elif st.stdout_is_terminal():  # a person: the key/value view; a pipe: just the order id
+            write_records([record], "table", single=True, columns=CREATED_VIEW, color=st.stdout_color())
         else:
             _print(record["order_id"])
         return

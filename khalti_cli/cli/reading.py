@@ -158,6 +158,9 @@ def _show_table(record: dict[str, Any], color: bool) -> None:
         ("History", record["history"], EVENT_COLUMNS),
     ):
         make_console(sys.stdout, color).print(Text(f"\n{title}", style="bold" if color else ""))
+        if not rows:  # part of the view (no link made yet), not a message
+            make_console(sys.stdout, color).print(Text("(none)"))
+            continue
         write_records(rows, "table", out=sys.stdout, columns=cols, color=color)
 
 

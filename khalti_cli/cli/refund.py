@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 import typer
 
 from khalti_cli.cli.asking import confirm as ask
+from khalti_cli.cli.asking import fit
 from khalti_cli.cli.options import FormatOption, check_format
 from khalti_cli.cli.state import state
 from khalti_cli.errors import ExitCode
@@ -86,7 +87,7 @@ def describe(plan: RefundPlan) -> str:
         ]
     else:
         what = [f"{format_rupees(plan.amount_paisa)} of {paid} paid,", f"leaving {format_rupees(plan.remaining_after)}"]
-    rows = [
+    rows: list[tuple[str, list[str]]] = [
         ("Payment:", [plan.order_id, plan.name]),
         ("Payer:", [plan.payer or "(no name recorded)"]),
         (
@@ -98,26 +99,4 @@ def describe(plan: RefundPlan) -> str:
     ]
     if plan.mobile:
         rows.append(("To:", [f"Khalti mobile {plan.mobile} (bank payment)"]))
-    return "\n".join(_fit(label, parts) for label, parts in rows)
-
-
-CONFIRM_WIDTH = 80  # the terminal's confirmation fits the narrowest common terminal
-
-
-def _fit(label: str, parts: list[str]) -> str:
-    """`Label:   part` lines no wider than CONFIRM_WIDTH (in cells: Nepali names count as drawn)."""
-    import textwrap
-
-    from khalti_cli.termwidth import text_width
-
-    indent = " " * 10
-    lines: list[str] = []
-    for part in parts:
-        first = (label.ljust(10) if not lines else indent) + part
-        if text_width(first) <= CONFIRM_WIDTH:
-            lines.append(first)
-            continue
-        width = CONFIRM_WIDTH - 10 - (text_width(part) - len(part))  # leave room for wide characters
-        for piece in textwrap.wrap(part, max(20, width), break_on_hyphens=False):
-            lines.append((label.ljust(10) if not lines else indent) + piece)
-    return "\n".join(lines)
+    return fit(rows)

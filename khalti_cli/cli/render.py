@@ -77,6 +77,8 @@ def human(key: str, record: dict[str, Any]) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if key == "amount_paisa":  # the machine's number: `amount` is the one shown in rupees
+        return str(value)
     if key.endswith("_paisa") and isinstance(value, int):
         return format_rupees(value)
     if (key.endswith("_at") or key == "at") and isinstance(value, str):
@@ -120,8 +122,8 @@ def write_table(rows: Sequence[dict[str, Any]], out: TextIO, columns: Sequence[s
     from rich.table import Table
     from rich.text import Text
 
-    if not rows:
-        make_console(out, color).print(Text("No records."))
+    if not rows:  # a message, not data: stdout stays empty (a failed lookup prints nothing there)
+        nothing_found()
         return 0
     shown = rows[:TABLE_LIMIT]
     keys = list(columns) if columns else list(rows[0].keys())
@@ -201,6 +203,8 @@ def record_view(
         value = record.get(key)
         if isinstance(value, dict | list) or (keys is None and value in (None, "", False, 0)):
             continue
+        if keys is not None and not human(key, record):  # people views leave empty values out
+            continue
         name = (labels or {}).get(key) or label(key, payment="order_id" in record)
         view.add_row(Text(name), Text(human(key, record), style=style(key, record, color)))
     return view
@@ -278,3 +282,19 @@ def _is_terminal(out: TextIO) -> bool:
         return out.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def nothing_found() -> None:
+    """A table with no rows: said on stderr (a message, not data), so stdout stays empty."""
+    sys.stderr.write("No records.\n")
+    sys.stderr.flush()
+
+
+def people_columns(rows: Sequence[dict[str, Any]]) -> Sequence[str] | None:
+    """The columns of a table of several records when the command chose none: payment records get the
+    compact columns of `khalti list` (not all their keys, empty or not); others keep theirs."""
+    if rows and all("order_id" in r and "amount_paisa" in r and "status" in r for r in rows):
+        from khalti_cli.services.records import TABLE_COLUMNS
+
+        return TABLE_COLUMNS
+    return None

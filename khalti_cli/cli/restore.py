@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from khalti_cli.cli.asking import for_screen
 from khalti_cli.cli.state import state
 
 
@@ -32,8 +33,10 @@ def restore(
 
     newest = local(result.newest_event) if result.newest_event else "none"
     st.say(
-        f"Restored {result.payments} payment(s) and {result.events} event(s) (newest event {newest}) from "
-        f"{file} into {result.db}." + (f" The replaced database is kept as {result.kept}." if result.kept else "")
+        for_screen(
+            f"Restored {result.payments} payment(s) and {result.events} event(s) (newest event {newest}) from "
+            f"{file} into {result.db}." + (f" The replaced database is kept as {result.kept}." if result.kept else "")
+        )
     )
     if result.kept:
         sys.stdout.write(f"{result.kept}\n")

@@ -54,15 +54,14 @@ class Plan:
     message: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        return "\n".join(
-            (
-                f"Payment:  {self.order_id}  {self.name}",
-                f"Payer:    {self.payer or '(no name recorded)'}",
-                f"Fee:      {money.format_rupees(self.amount_paisa)} ({self.status})",
-                f"Change:   {self.what}",
-            )
-        )
+    def rows(self) -> list[tuple[str, list[str]]]:
+        """The confirmation: a label and its parts, each part a line of its own (the CLI wraps them)."""
+        return [
+            ("Payment:", [self.order_id, self.name]),
+            ("Payer:", [self.payer or "(no name recorded)"]),
+            ("Fee:", [f"{money.format_rupees(self.amount_paisa)} ({self.status})"]),
+            ("Change:", [self.what]),
+        ]
 
 
 Confirm = Callable[[Sequence[Plan]], bool]
