@@ -14,10 +14,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from khalti_cli.money import format_rupees
+from khalti_cli.termwidth import text_width
 from khalti_cli.times import local
 
 TABLE_LIMIT = 1000  # rows drawn at most on a terminal (rich needs seconds per thousand); a footer says so
@@ -45,8 +48,24 @@ LABELS = {
     "due_paisa": "due",
     "paid_paisa": "paid",
 }
-_NO_WRAP = ("order_id", "amount", "status", "payment_url", "pidx", "created_at", "updated_at", "expires_at", "at")
-_RIGHT = ("amount", "total_amount_paisa", "fee_paisa", "refunded_paisa", "amount_paisa")
+# Free text: the only columns that shrink, wrapping between words. Every other column (ids, references,
+# pidx, amounts, statuses, times, URLs, phone numbers) keeps its full width on one line, or the table becomes
+# one block of `label  value` lines per record.
+FREE_TEXT = frozenset(
+    {"name", "customer_name", "message", "review_reason", "failure_reason", "group", "heads", "decision", "actor"}
+)
+SHORT = {  # a header narrower than its label, for a column narrower than the label
+    "khalti_status": "khalti",
+    "total_amount_paisa": "paid",
+    "fee_paisa": "fee",
+    "refunded_paisa": "refunded",
+    "review_reason": "review",
+    "failure_reason": "failed",
+    "transaction_id": "txn",
+    "payment_url": "link",
+    "customer_email": "email",
+}
+WORD_CAP = 16  # a free-text word longer than this may be folded, rather than giving up the table
 STATUS_STYLE = {
     "completed": "green",
     "review": "bold red",
@@ -88,79 +107,180 @@ def human(key: str, record: dict[str, Any]) -> str:
 
 def make_console(stream: TextIO, color: bool, *, width: int | None = None) -> Any:
     """A console measuring text as terminals draw it; with `width`, one writing for a terminal of that
-    width into a buffer (for the pager), in colour when `color`."""
+    width into a buffer (for the pager), in colour when `color`. Inside `paged()`, stdout is the page."""
     from rich.console import Console
 
     from khalti_cli.termwidth import use_terminal_widths
 
     use_terminal_widths()
     terminal = True if width is not None and color else None
+    if _PAGE and stream is sys.stdout and width is None:
+        stream, width, terminal = _PAGE[-1][0], _PAGE[-1][1], True
     return Console(
         file=stream, no_color=not color, highlight=False, soft_wrap=False, width=width, force_terminal=terminal
     )
 
 
+def screen_width(out: TextIO) -> int:
+    """The width tables are laid out for: the page, the terminal, else rich's (COLUMNS, or 80)."""
+    if _PAGE and out is sys.stdout:
+        return int(_PAGE[-1][1])
+    if _is_terminal(out):
+        return shutil.get_terminal_size().columns
+    return int(make_console(out, False).width)
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    fixed: bool = True  # never wrapped nor cut; False: free text, wraps between words
+    right: bool = False
+    short: str = ""  # the header when the column is narrower than `header`
+
+
+def column(key: str, payment: bool = True) -> Column:
+    right = key == "amount" or key.endswith("_paisa")
+    return Column(label(key, payment), fixed=key not in FREE_TEXT, right=right, short=SHORT.get(key, ""))
+
+
 def write_table(rows: Sequence[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
     """Many records as a table, one a row (through the pager when longer than the screen)."""
-    from rich.table import Table
     from rich.text import Text
 
     if not rows:
         make_console(out, color).print(Text("No records."))
         return 0
-    shown = rows[:TABLE_LIMIT]
     keys = list(columns) if columns else list(rows[0].keys())
     footer = None
     if len(rows) > TABLE_LIMIT:
         footer = f"(the newest {TABLE_LIMIT} of {len(rows)}; --limit, --since or --format tsv/csv/jsonl for the rest)"
-    if _too_narrow(shown, keys, out):  # a URL would have to wrap: one block of `label  value` lines a record
-        emit(_blocks(shown, keys, color), out, color, footer=footer)
-        return len(rows)
-    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
-    for key in keys:
-        longest = max((len(str(r.get(key) or "")) for r in shown), default=0) if key == "payment_url" else None
-        table.add_column(
-            label(key, payment="order_id" in keys),
-            overflow="fold",
-            no_wrap=key in _NO_WRAP,
-            min_width=longest or None,
-            justify="right" if key in _RIGHT else "left",
-        )
-    for record in shown:
-        table.add_row(*(Text(human(k, record), style=style(k, record, color)) for k in keys))
-    emit(table, out, color, footer=footer)
+    emit(records_view(rows[:TABLE_LIMIT], keys, color, screen_width(out)), out, color, footer=footer)
     return len(rows)
 
 
-def _too_narrow(rows: Sequence[dict[str, Any]], keys: Sequence[str], out: TextIO) -> bool:
-    """Whether the columns that must not wrap (a payment link), plus a little room for each other column,
-    are wider than the screen."""
-    if "payment_url" not in keys:
-        return False
-    from khalti_cli.termwidth import text_width
+def records_view(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, width: int) -> Any:
+    """The table of `rows` for a screen `width` wide, or (when the whole ids, amounts and links cannot fit
+    in a table of that width) one block of `label  value` lines per record."""
+    from rich.text import Text
 
-    width = int(make_console(out, False).width)
-    needed = 2 * (len(keys) - 1)
-    for key in keys:
-        longest = max(text_width(label(key)), *(text_width(human(key, r)) for r in rows))
-        needed += longest if key in _NO_WRAP else min(longest, 8)
-    return needed > width
+    payment = "order_id" in keys
+    cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
+    table = grid([column(k, payment) for k in keys], cells, width, color)
+    return table if table is not None else _blocks(rows, keys, color, width)
 
 
-def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool) -> Any:
+def grid(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, color: bool) -> Any | None:
+    """A rich Table of `rows` (rich Text cells) at most `width` cells wide, laid out by the policy: fixed
+    columns get their whole width, free-text columns share the rest and wrap between words (mid-word only
+    for a word longer than WORD_CAP); headers never split mid-word. None when that cannot fit."""
     from rich.table import Table
     from rich.text import Text
 
+    widths = _widths(columns, [[c.plain for c in row] for row in rows], width)
+    if widths is None:
+        return None
+    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
+    for col, w in zip(columns, widths, strict=True):
+        header = col.short if col.short and text_width(col.header) > w >= text_width(col.short) else col.header
+        justify = "right" if col.right else "left"
+        table.add_column(Text(header), width=w, overflow="fold", justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def grids(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, color: bool, keep: int = 1) -> Any:
+    """A table too wide for `width` as several under each other: the first `keep` columns in each, the
+    others split (never a figure cut); when even that cannot fit, one block of lines per row."""
+    from rich.console import Group
+
+    table = grid(columns, rows, width, color)
+    if table is not None:
+        return table
+    parts: list[Any] = []
+    start = keep
+    while start < len(columns):
+        end = start + 1
+        while end < len(columns) and _fits(columns, rows, width, keep, start, end + 1):
+            end += 1
+        pick = list(range(keep)) + list(range(start, end))
+        part = grid([columns[i] for i in pick], [[row[i] for i in pick] for row in rows], width, color)
+        if part is None:
+            return _blocks_of(columns, rows, color, width)
+        if parts:
+            parts.append("")
+        parts.append(part)
+        start = end
+    return Group(*parts)
+
+
+def _fits(
+    columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, keep: int, start: int, end: int
+) -> bool:
+    pick = list(range(keep)) + list(range(start, end))
+    sub = [columns[i] for i in pick]
+    return _widths(sub, [[row[i].plain for i in pick] for row in rows], width) is not None
+
+
+def _words(text: str) -> int:
+    return max((text_width(w) for w in text.split()), default=0)
+
+
+def _widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> list[int] | None:
+    """Each column's width, or None when the fixed columns and the longest words do not fit."""
+    room = width - 2 * (len(columns) - 1)
+    full = [max([text_width(c.header), *(text_width(row[i]) for row in rows)]) for i, c in enumerate(columns)]
+    for cap in (None, WORD_CAP):
+        least = []
+        for i, col in enumerate(columns):
+            head = min(_words(col.header), text_width(col.short)) if col.short else _words(col.header)
+            if col.fixed:
+                least.append(max([head, *(text_width(row[i]) for row in rows)]))
+            else:
+                word = max((_words(row[i]) for row in rows), default=0)
+                least.append(max(head, 1, min(word, cap) if cap else word))
+        if sum(least) <= room:
+            widths = list(least)
+            spare = room - sum(widths)
+            for fixed in (True, False):  # headers whole first, then free text as wide as it can be
+                spare = _spread(widths, full, spare, [i for i, c in enumerate(columns) if c.fixed == fixed])
+            return widths
+    return None
+
+
+def _spread(widths: list[int], full: list[int], spare: int, among: list[int]) -> int:
+    """Give `spare` cells, one at a time, to the narrowest of `among` not yet at its full width; the rest."""
+    while spare > 0:
+        growing = [i for i in among if widths[i] < full[i]]
+        if not growing:
+            break
+        widths[min(growing, key=lambda i: widths[i])] += 1
+        spare -= 1
+    return spare
+
+
+def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, width: int) -> Any:
+    from rich.text import Text
+
+    payment = "order_id" in keys
+    cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
+    return _blocks_of([column(k, payment) for k in keys], cells, color, width)
+
+
+def _blocks_of(columns: Sequence[Column], rows: Sequence[Sequence[Any]], color: bool, width: int) -> Any:
+    """One block of `label  value` lines per row, a blank line between blocks."""
+    from rich.table import Table
+    from rich.text import Text
+
+    names = max(text_width(c.header) for c in columns)
     view = Table(show_header=False, box=None, pad_edge=False)
-    view.add_column(style="bold" if color else "", no_wrap=True)
-    view.add_column(overflow="fold")
-    for i, record in enumerate(rows):
+    view.add_column(style="bold" if color else "", no_wrap=True, width=names)
+    view.add_column(overflow="fold", width=max(1, width - names - 2))
+    for i, row in enumerate(rows):
         if i:
             view.add_row(Text(""), Text(""))
-        for key in keys:
-            view.add_row(
-                Text(label(key, "order_id" in record)), Text(human(key, record), style=style(key, record, color))
-            )
+        for col, value in zip(columns, row, strict=True):
+            view.add_row(Text(col.header), value)
     return view
 
 
@@ -198,25 +318,48 @@ def style(key: str, record: dict[str, Any], color: bool) -> str:
 
 
 def emit(renderable: Any, out: TextIO, color: bool, *, footer: str | None = None) -> None:
-    """Print to `out`; on a terminal, text longer than the screen goes through the pager."""
+    """Print to `out`; on a terminal, text longer than the screen goes through the pager (inside `paged()`,
+    it joins the command's page)."""
     from rich.text import Text
 
-    if not _is_terminal(out) or pager_command() is None:
+    if (_PAGE and out is sys.stdout) or not _is_terminal(out) or pager_command() is None:
         console = make_console(out, color)
         console.print(renderable)
         if footer:
             console.print(Text(footer))
         return
+    with paged():
+        console = make_console(out, color)
+        console.print(renderable)
+        if footer:
+            console.print(Text(footer))
+
+
+_PAGE: list[tuple[io.StringIO, int]] = []  # the page being written (inside `paged()`) and its width
+
+
+@contextmanager
+def paged() -> Iterator[None]:
+    """Everything printed to stdout inside goes through the pager once, as a whole, when stdout is a
+    terminal, a pager is set and the text is longer than the screen; else it is printed as it is."""
+    if _PAGE or not _is_terminal(sys.stdout) or pager_command() is None:
+        yield
+        return
     size = shutil.get_terminal_size()
     buffer = io.StringIO()
-    console = make_console(buffer, color, width=size.columns)
-    console.print(renderable)
-    if footer:
-        console.print(Text(footer))
+    _PAGE.append((buffer, size.columns))
+    try:
+        yield
+    except BaseException:
+        _PAGE.pop()
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()
+        raise
+    _PAGE.pop()
     text = buffer.getvalue()
     if text.count("\n") < size.lines - 1 or not page(text):
-        out.write(text)
-        out.flush()
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def pager_command() -> list[str] | None:
