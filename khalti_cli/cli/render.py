@@ -214,6 +214,12 @@ def grids(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, 
     return Group(*parts)
 
 
+def fitted(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, color: bool) -> Any:
+    """`grid()`, or one block of `label  value` lines per row when no table of that width can hold it."""
+    table = grid(columns, rows, width, color)
+    return table if table is not None else _blocks_of(columns, rows, color, width)
+
+
 def _fits(
     columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, keep: int, start: int, end: int
 ) -> bool:
