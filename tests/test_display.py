@@ -131,3 +131,119 @@ def test_create_initiate_on_a_terminal_shows_the_order_id_and_link(cli: Cli, con
     assert any(re.fullmatch(rf"payment link\s+{re.escape(url)}\s*", line) for line in lines)  # whole, one line
     piped = cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "C-2", "--initiate")
     assert piped.stdout.count("\n") == 1 and piped.stdout.startswith("http")  # a pipe: just the URL
+
+
+# --- the width policy (issue 13): ids, amounts, statuses, times and URLs whole; free text wraps between words
+
+WORDS = ["राम", "बहादुर", "श्रेष्ठ", "कक्षा", "शुल्क,", "मंसिर", "Shrestha", "development", "Maya", "fund,", "Poush", "K.C."]
+POLICY_KEYS = ["order_id", "customer_name", "name", "amount", "status", "created_at", "pay_url"]
+
+
+def _render(rows: list[dict[str, object]], keys: list[str], width: int) -> list[str]:
+    import io
+
+    from khalti_cli.cli import render
+
+    buffer = io.StringIO()
+    render.make_console(buffer, False, width=width).print(render.records_view(rows, keys, False, width))
+    return buffer.getvalue().splitlines()
+
+
+def _policy_rows() -> object:
+    from hypothesis import strategies as st
+
+    token = st.text("ABCDEFGHJKMNPQRSTVWXYZ0123456789", min_size=4, max_size=24)
+    words = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
+    row = st.fixed_dictionaries(
+        {
+            "order_id": token.map(lambda t: "KH-261128-" + t),
+            "customer_name": words,
+            "name": words,
+            "amount_paisa": st.integers(0, 99_999_999_999),
+            "status": st.sampled_from(["created", "initiated", "partially_refunded", "completed"]),
+            "created_at": st.sampled_from(["2026-11-28T04:15:00.000Z", "2026-01-01T18:14:59.999Z"]),
+            "pay_url": token.map(lambda t: "https://fees.saraswati-school.example.edu.np/pay/" + t),
+        }
+    )
+    return st.lists(row, min_size=1, max_size=5)
+
+
+def test_every_id_amount_and_url_is_whole_on_one_line_at_every_width() -> None:
+    """Generated rows (Nepali and English words, amounts up to Rs 99,99,99,999.99, long ids and URLs) at
+    widths 60-160: each fixed cell on one line, whole; each free-text word whole; every line fits."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from khalti_cli.cli.render import human, label
+
+    @settings(derandomize=True, max_examples=60, deadline=None, database=None)
+    @given(rows=_policy_rows(), width=st.integers(60, 160), cut=st.integers(3, 7))
+    def check(rows: list[dict[str, object]], width: int, cut: int) -> None:
+        keys = POLICY_KEYS[:cut] if cut < 7 else POLICY_KEYS
+        lines = _render(rows, keys, width)
+        assert all(text_width(line) <= width for line in lines), (width, lines)
+        for row in rows:
+            for key in keys:
+                value = human(key, row)
+                if key in ("customer_name", "name"):
+                    for word in value.split():
+                        assert any(word in line.split() for line in lines), (word, lines)
+                elif text_width(value) <= width:  # fits a screen line at all
+                    assert any(value in line for line in lines), (value, lines)
+        for key in keys:  # headers (or block labels) never split mid-word
+            for word in label(key).split():
+                assert any(word in line for line in lines), (word, lines)
+
+    check()
+
+
+@pytest.mark.parametrize(("width", "height"), [(120, 40), (80, 24)])
+def test_real_commands_keep_ids_amounts_and_links_whole_in_tmux(
+    cli: Cli, isolated: Path, width: int, height: int
+) -> None:
+    from store_checks import backdate
+
+    big = "KH-261128-J9KMQ2XW7P"
+    for ref, name, group in (("S-1", "कृष्ण प्रसाद श्रेष्ठ", "Grade 10"), ("S-4", "Maya Rai", "कक्षा ८")):
+        assert cli("payers", "add", ref, "--name", name, "--class", group).exit_code == 0
+    fees = [("12345678.90", "Science lab development fund, Poush", "S-1", big), ("100", "परीक्षा शुल्क", "S-4", "D-2")]
+    for amount, fee, payer, order_id in fees:
+        run = cli("create", "--amount", amount, "--name", fee, "--payer", payer, "--order-id", order_id)
+        assert run.exit_code == 0, run.stderr
+    db = isolated / "khalti.db"
+    backdate(db, "UPDATE payments SET pay_token = substr('tok' || order_id || '-abcdefghijklmnopqrstu', 1, 22)", [])
+    backdate(db, "UPDATE payments SET status = 'paid_offline', paid_at = created_at WHERE order_id = ?", ["D-2"])
+    site = "https://fees.saraswati-school.example.edu.np"
+    env = {"KHALTI_PAGER": "cat", "NO_COLOR": "1", "KHALTI_PUBLIC_URL": site}
+    with tmux_screen(env) as screen:
+        listed = screen.run(["list"], width, height)
+        for whole in (big, "Rs 1,23,45,678.90", "development", "Poush", "श्रेष्ठ"):
+            assert any(whole in line for line in listed), (whole, listed)
+        urls = screen.run(["list", "--columns", "order_id,customer_name,name,pay_url"], width, height)
+        for order_id in (big, "D-2"):
+            url = f"{site}/pay/" + f"tok{order_id}-abcdefghijklmnopqrstu"[:22]  # 72 characters
+            assert any(url in line for line in urls), (url, urls)
+        history = screen.run(["history", big], width, height)
+        assert any(re.match(r"at +kind +outcome .*message", line) for line in history), history
+        assert any("1,23,45,678.90" in line for line in history), history
+        assert any("created" in line.split() for line in history[1:]), history
+        dues = screen.run(["dues"], width, height)
+        assert any(big in line and "Rs 1,23,45,678.90" in line for line in dues), dues
+        report = screen.run(["report"], width, height)
+        assert not any("…" in line for line in report), report
+        classes = [line for line in report if line.split()[:1] in (["Grade"], ["कक्षा"], ["school"])]
+        assert any("1,23,45,678.90" in line for line in classes), report  # the class, with its amounts
+        assert any("कक्षा ८" in line and "100.00" in line for line in classes), report
+        if height == 40:  # the summary (down to the chart) on one 40-line screen
+            assert next(i for i, line in enumerate(report) if line.startswith("The books")) < 40, report
+
+
+def test_show_is_paged_as_a_whole(cli: Cli) -> None:
+    assert cli("create", "--amount", "1500", "--name", "Tuition", "--order-id", "W-1").exit_code == 0
+    with tmux_screen({"NO_COLOR": "1"}, drop=("PAGER", "KHALTI_PAGER", "LESS")) as screen:
+        screen.run(["show", "W-1"], 80, 10, keys=["q"])
+        page = [line for line in screen.before_keys if line.strip()]
+        assert page[0].startswith("order id") and "W-1" in page[0], page  # the record first, in less
+        assert page[-1].startswith(":"), page
+        piped = screen.run(["show", "W-1", "--format", "table"], 80, 40)  # fits: printed as it is, no pager
+        assert piped[0].startswith("order id") and any(line.startswith("History") for line in piped), piped

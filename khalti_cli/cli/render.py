@@ -274,20 +274,38 @@ def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, wi
 
 
 def _blocks_of(columns: Sequence[Column], rows: Sequence[Sequence[Any]], color: bool, width: int) -> Any:
-    """One block of `label  value` lines per row, a blank line between blocks."""
+    """One block of `label  value` lines per row, a blank line between blocks. An id, amount or link too
+    wide to follow its label goes on the line below it, from the first column, whole."""
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     names = max(text_width(c.header) for c in columns)
-    view = Table(show_header=False, box=None, pad_edge=False)
-    view.add_column(style="bold" if color else "", no_wrap=True, width=names)
-    view.add_column(overflow="fold", width=max(1, width - names - 2))
+    room = max(1, width - names - 2)
+    bold = "bold" if color else ""
+    parts: list[Any] = []
+
+    def pairs() -> Any:
+        view = Table(show_header=False, box=None, pad_edge=False)
+        view.add_column(style=bold, no_wrap=True, width=names)
+        view.add_column(overflow="fold", width=room)
+        return view
+
     for i, row in enumerate(rows):
         if i:
-            view.add_row(Text(""), Text(""))
+            parts.append(Text(""))
+        view = pairs()
         for col, value in zip(columns, row, strict=True):
-            view.add_row(Text(col.header), value)
-    return view
+            if col.fixed and text_width(value.plain) > room:
+                if view.row_count:
+                    parts.append(view)
+                    view = pairs()
+                parts.extend([Text(col.header, style=bold), value])
+            else:
+                view.add_row(Text(col.header), value)
+        if view.row_count:
+            parts.append(view)
+    return Group(*parts)
 
 
 def write_record(record: dict[str, Any], out: TextIO, color: bool, keys: Sequence[str] | None = None) -> None:

@@ -96,6 +96,8 @@ def _table(result: Any, color: bool) -> None:
     from khalti_cli.cli.books import books_tables
 
     console = make_console(sys.stdout, color)
+    if not console.is_terminal:  # a file or a pipe has no width: laid out as on a 120-column screen
+        console.width = max(console.width, 120)
     bold = "bold" if color else ""
     last_day = result.until - timedelta(seconds=1)
     first, last = result.since.date(), last_day.date()
