@@ -247,3 +247,47 @@ def test_show_is_paged_as_a_whole(cli: Cli) -> None:
         assert page[-1].startswith(":"), page
         piped = screen.run(["show", "W-1", "--format", "table"], 80, 40)  # fits: printed as it is, no pager
         assert piped[0].startswith("order id") and any(line.startswith("History") for line in piped), piped
+
+
+def test_report_summary_of_a_real_month_fits_40_lines_in_tmux(cli: Cli, isolated: Path) -> None:
+    """Four classes, ten days of collections, three links expiring within the hour: at 120x40 everything
+    down to the chart is on the first screen; at 80x24 every figure is still whole."""
+    from datetime import UTC, datetime, timedelta
+
+    from store_checks import backdate
+
+    classes = ["Grade 10", "Grade 3", "कक्षा ८", "UKG"]
+    for i in range(16):
+        assert cli("payers", "add", f"S-{i}", "--name", NAMES[i % 5], "--class", classes[i % 4]).exit_code == 0
+        amount = ["15000", "600000", "1250.50", "12345678.90"][i % 4]
+        run = cli("create", "--amount", amount, "--name", FEES[i % 5], "--payer", f"S-{i}", "--order-id", f"M-{i:02d}")
+        assert run.exit_code == 0, run.stderr
+    db = isolated / "khalti.db"
+    backdate(db, "UPDATE payments SET created_at = '2026-03-01T04:00:00.000Z'", [])
+    for i in range(10):
+        status = "paid_offline" if i % 4 == 0 else "completed"
+        paid = f"2026-03-{2 * i + 2:02d}T06:00:00.000Z"
+        sql = "UPDATE payments SET status = ?, paid_at = ?, fee_paisa = 300 WHERE order_id = ?"
+        backdate(db, sql, [status, paid, f"M-{i:02d}"])
+    soon = datetime.now(UTC) + timedelta(minutes=20)
+    for i in (10, 11, 12):
+        sql = "UPDATE payments SET status = 'initiated', pidx = ?, payment_url = ?, expires_at = ? WHERE order_id = ?"
+        at = (soon + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        backdate(db, sql, [f"pidx{i}", f"https://pay.khalti.com/?pidx=pidx{i}", at, f"M-{i:02d}"])
+    period = ["report", "--since", "2026-03-01", "--until", "2026-03-31"]
+    with tmux_screen({"KHALTI_PAGER": "cat", "NO_COLOR": "1"}) as screen:
+        wide = screen.run(period, 120, 40)
+        books = next(i for i, line in enumerate(wide) if line.startswith("The books"))
+        assert books <= 40, "\n".join(wide)  # the summary: heading, status | money, expiring, chart
+        chart = [line for line in wide[:books] if re.match(r"\s+\d\d-\d\d [█▏]", line)]
+        assert len(chart) == 10, wide  # one bar per day with collections, no empty days
+        assert any("Net collected" in line for line in wide[:books])
+        at = next(i for i, line in enumerate(wide) if line.startswith("expiring link"))
+        assert [line.split()[0] for line in wide[at + 1 : at + 4]] == ["M-10", "M-11", "M-12"], wide
+        assert aligned(wide, at, ["expiring link", "payer", "amount", "expires"], right=("amount",)) == []
+        narrow = screen.run(period, 80, 24)
+        assert not any("…" in line for line in narrow)
+        for order_id in ("M-10", "M-11", "M-12"):
+            assert any(line.startswith(order_id) for line in narrow), narrow
+        school = [line for line in narrow if line.startswith("school")]  # "By class" in two parts, whole
+        assert len(school) == 2 and "5,18,47,717.60" in school[0], narrow  # billed: the 16 fees
