@@ -310,7 +310,7 @@ def _blocks_of(columns: Sequence[Column], rows: Sequence[Sequence[Any]], color: 
 
 def write_record(record: dict[str, Any], out: TextIO, color: bool, keys: Sequence[str] | None = None) -> None:
     """One record as `label  value` lines, like `khalti show` (empty values left out)."""
-    make_console(out, color).print(record_view(record, color, keys))
+    make_console(out, color).print(record_view(record, color, keys, width=screen_width(out)))
 
 
 def record_view(
@@ -318,21 +318,24 @@ def record_view(
     color: bool,
     keys: Sequence[str] | None = None,
     labels: dict[str, str] | None = None,
+    width: int | None = None,
 ) -> Any:
-    """The key/value view of one record; without `keys`, every key that has something to say."""
-    from rich.table import Table
+    """The key/value view of one record; without `keys`, every key that has something to say. Free text
+    wraps between words; an id, amount or link too long to follow its label goes whole on the next line."""
     from rich.text import Text
 
-    view = Table(show_header=False, box=None, pad_edge=False)
-    view.add_column(style="bold" if color else "", no_wrap=True)
-    view.add_column(overflow="fold")
+    columns: list[Column] = []
+    row: list[Any] = []
     for key in keys or [k for k in record if k != "amount_paisa"]:
         value = record.get(key)
         if isinstance(value, dict | list) or (keys is None and value in (None, "", False, 0)):
             continue
         name = (labels or {}).get(key) or label(key, payment="order_id" in record)
-        view.add_row(Text(name), Text(human(key, record), style=style(key, record, color)))
-    return view
+        columns.append(Column(name, fixed=key not in FREE_TEXT))
+        row.append(Text(human(key, record), style=style(key, record, color)))
+    if not columns:
+        return Text("")
+    return _blocks_of(columns, [row], color, width or screen_width(sys.stdout))
 
 
 def style(key: str, record: dict[str, Any], color: bool) -> str:

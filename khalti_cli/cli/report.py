@@ -109,7 +109,8 @@ def _table(result: Any, color: bool) -> None:
     else:
         heading = f"Payments created {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     console.print(Text(heading, style=bold))
-    _side_by_side(console, _status_table(result, color), _money_table(result, color))
+    width = console.width
+    _side_by_side(console, _status_table(result, color, width), _money_table(result, color, width))
     if result.expiring:
         console.print()
         _expiring(console, result, color)
@@ -117,60 +118,48 @@ def _table(result: Any, color: bool) -> None:
     books_tables(result, console, color)  # the detail, below the one-screen summary
 
 
-def _status_table(result: Any, color: bool) -> Any:
-    from rich.table import Table
+def _status_table(result: Any, color: bool, width: int) -> Any:
     from rich.text import Text
 
+    from khalti_cli.cli.render import Column, fitted
     from khalti_cli.money import format_rupees
 
     bold = "bold" if color else ""
-    table = Table(box=None, pad_edge=False, show_header=True, header_style=bold or None)
-    table.add_column("status", no_wrap=True)
-    table.add_column("count", justify="right", no_wrap=True)
-    table.add_column("amount", justify="right", no_wrap=True)
-    for status, figure in result.by_status.items():
-        if figure.count:
-            table.add_row(Text(status), Text(str(figure.count)), Text(format_rupees(figure.amount_paisa)))
-    table.add_row(
-        Text("all", style=bold),
-        Text(str(result.total.count), style=bold),
-        Text(format_rupees(result.total.amount_paisa), style=bold),
-    )
-    return table
+    rows = [
+        [Text(status), Text(str(figure.count)), Text(format_rupees(figure.amount_paisa))]
+        for status, figure in result.by_status.items()
+        if figure.count
+    ]
+    total = [str(result.total.count), format_rupees(result.total.amount_paisa)]
+    rows.append([Text("all", style=bold), *[Text(t, style=bold) for t in total]])
+    return fitted([Column("status"), Column("count", right=True), Column("amount", right=True)], rows, width, color)
 
 
-def _money_table(result: Any, color: bool) -> Any:
-    from rich.table import Table
+def _money_table(result: Any, color: bool, width: int) -> Any:
     from rich.text import Text
 
+    from khalti_cli.cli.render import Column, fitted
     from khalti_cli.money import format_rupees
 
     bold = "bold" if color else ""
     expiring = result.expiring_figure
-    summary = Table(box=None, pad_edge=False, show_header=True, header_style=bold or None)
-    summary.add_column("money", no_wrap=True)
-    summary.add_column("count", justify="right", no_wrap=True)
-    summary.add_column("amount", justify="right", no_wrap=True)
-    summary.add_row(
-        Text("Collected (completed + partially refunded)"),
-        Text(str(result.collected.count)),
-        Text(format_rupees(result.collected.amount_paisa), style="green" if color else ""),
-    )
-    summary.add_row(
-        Text("Collected outside Khalti (counter, bank)"),
-        Text(str(result.outside.count)),
-        Text(format_rupees(result.outside.amount_paisa)),
-    )
-    summary.add_row(Text("Refunds"), Text(""), Text(format_rupees(result.refunds_paisa)))
-    summary.add_row(Text("Net collected (all paid, less refunds)", style=bold), Text(""),
-                    Text(format_rupees(result.net_paisa), style=bold))  # fmt: skip
-    summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
-    summary.add_row(
-        Text("Open links expiring within an hour"),
-        Text(str(expiring.count)),
-        Text(format_rupees(expiring.amount_paisa), style="yellow" if color and expiring.count else ""),
-    )
-    return summary
+
+    def row(name: str, count: Any, paisa: int, style: str = "", amount_style: str = "") -> list[Any]:
+        shown = "" if count is None else str(count)
+        return [Text(name, style=style), Text(shown), Text(format_rupees(paisa), style=amount_style or style)]
+
+    rows = [
+        row("Collected (completed + partially refunded)", result.collected.count, result.collected.amount_paisa,
+            amount_style="green" if color else ""),
+        row("Collected outside Khalti (counter, bank)", result.outside.count, result.outside.amount_paisa),
+        row("Refunds", None, result.refunds_paisa),
+        row("Net collected (all paid, less refunds)", None, result.net_paisa, style=bold),
+        row("Khalti fees", None, result.fees_paisa),
+        row("Open links expiring within an hour", expiring.count, expiring.amount_paisa,
+            amount_style="yellow" if color and expiring.count else ""),
+    ]  # fmt: skip
+    columns = [Column("money", fixed=False), Column("count", right=True), Column("amount", right=True)]
+    return fitted(columns, rows, width, color)
 
 
 def _side_by_side(console: Any, left: Any, right: Any) -> None:
