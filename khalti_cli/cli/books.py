@@ -24,7 +24,7 @@ def dues_table(result: Any, color: bool) -> None:
     from rich.text import Text
 
     from khalti_cli.calendar import for_people, today
-    from khalti_cli.cli.render import Column, fitted
+    from khalti_cli.cli.layout import Column, fitted
     from khalti_cli.money import format_rupees
 
     console = make_console(sys.stdout, color)
@@ -103,7 +103,7 @@ def books_tables(report: Any, console: Any, color: bool) -> None:
     """The books of the period for the school, then one column per class."""
     from rich.text import Text
 
-    from khalti_cli.cli.render import Column, grids
+    from khalti_cli.cli.layout import Column, grids
     from khalti_cli.money import format_rupees
 
     bold = "bold" if color else ""

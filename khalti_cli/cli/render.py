@@ -2,7 +2,8 @@
 
 Values are shown for people here and only here: amounts as `Rs 1,50,000.00`, times in local minutes
 (khalti_cli.times), true/false as yes/no. Widths are measured as terminals draw them (khalti_cli.termwidth),
-so Nepali names keep columns straight. Payment URLs are never wrapped: the URL column gets its full width.
+so Nepali names keep columns straight. Column widths follow one policy (khalti_cli.cli.layout): ids, amounts,
+statuses, times and URLs whole on one line, free text wrapped between words, else a block per record.
 Machine formats (tsv, csv, json, jsonl) never come here.
 """
 
@@ -16,11 +17,10 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TextIO
 
+from khalti_cli.cli.layout import Column, blocks_of, grid
 from khalti_cli.money import format_rupees
-from khalti_cli.termwidth import text_width
 from khalti_cli.times import local
 
 TABLE_LIMIT = 1000  # rows drawn at most on a terminal (rich needs seconds per thousand); a footer says so
@@ -65,7 +65,6 @@ SHORT = {  # a header narrower than its label, for a column narrower than the la
     "payment_url": "link",
     "customer_email": "email",
 }
-WORD_CAP = 16  # a free-text word longer than this may be folded, rather than giving up the table
 STATUS_STYLE = {
     "completed": "green",
     "review": "bold red",
@@ -130,14 +129,6 @@ def screen_width(out: TextIO) -> int:
     return int(make_console(out, False).width)
 
 
-@dataclass(frozen=True)
-class Column:
-    header: str
-    fixed: bool = True  # never wrapped nor cut; False: free text, wraps between words
-    right: bool = False
-    short: str = ""  # the header when the column is narrower than `header`
-
-
 def column(key: str, payment: bool = True) -> Column:
     right = key == "amount" or key.endswith("_paisa")
     return Column(label(key, payment), fixed=key not in FREE_TEXT, right=right, short=SHORT.get(key, ""))
@@ -169,143 +160,12 @@ def records_view(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: boo
     return table if table is not None else _blocks(rows, keys, color, width)
 
 
-def grid(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, color: bool) -> Any | None:
-    """A rich Table of `rows` (rich Text cells) at most `width` cells wide, laid out by the policy: fixed
-    columns get their whole width, free-text columns share the rest and wrap between words (mid-word only
-    for a word longer than WORD_CAP); headers never split mid-word. None when that cannot fit."""
-    from rich.table import Table
-    from rich.text import Text
-
-    widths = _widths(columns, [[c.plain for c in row] for row in rows], width)
-    if widths is None:
-        return None
-    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
-    for col, w in zip(columns, widths, strict=True):
-        header = col.short if col.short and text_width(col.header) > w >= text_width(col.short) else col.header
-        justify = "right" if col.right else "left"
-        table.add_column(Text(header), width=w, overflow="fold", justify=justify)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def grids(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, color: bool, keep: int = 1) -> Any:
-    """A table too wide for `width` as several under each other: the first `keep` columns in each, the
-    others split (never a figure cut); when even that cannot fit, one block of lines per row."""
-    from rich.console import Group
-
-    table = grid(columns, rows, width, color)
-    if table is not None:
-        return table
-    parts: list[Any] = []
-    start = keep
-    while start < len(columns):
-        end = start + 1
-        while end < len(columns) and _fits(columns, rows, width, keep, start, end + 1):
-            end += 1
-        pick = list(range(keep)) + list(range(start, end))
-        part = grid([columns[i] for i in pick], [[row[i] for i in pick] for row in rows], width, color)
-        if part is None:
-            return _blocks_of(columns, rows, color, width)
-        if parts:
-            parts.append("")
-        parts.append(part)
-        start = end
-    return Group(*parts)
-
-
-def fitted(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, color: bool) -> Any:
-    """`grid()`, or one block of `label  value` lines per row when no table of that width can hold it."""
-    table = grid(columns, rows, width, color)
-    return table if table is not None else _blocks_of(columns, rows, color, width)
-
-
-def _fits(
-    columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, keep: int, start: int, end: int
-) -> bool:
-    pick = list(range(keep)) + list(range(start, end))
-    sub = [columns[i] for i in pick]
-    return _widths(sub, [[row[i].plain for i in pick] for row in rows], width) is not None
-
-
-def _words(text: str) -> int:
-    return max((text_width(w) for w in text.split()), default=0)
-
-
-def _widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> list[int] | None:
-    """Each column's width, or None when the fixed columns and the longest words do not fit."""
-    room = width - 2 * (len(columns) - 1)
-    full = [max([text_width(c.header), *(text_width(row[i]) for row in rows)]) for i, c in enumerate(columns)]
-    for cap in (None, WORD_CAP):
-        least = []
-        for i, col in enumerate(columns):
-            head = min(_words(col.header), text_width(col.short)) if col.short else _words(col.header)
-            if col.fixed:
-                least.append(max([head, *(text_width(row[i]) for row in rows)]))
-            else:
-                word = max((_words(row[i]) for row in rows), default=0)
-                least.append(max(head, 1, min(word, cap) if cap else word))
-        if sum(least) <= room:
-            widths = list(least)
-            spare = room - sum(widths)
-            for fixed in (True, False):  # headers whole first, then free text as wide as it can be
-                spare = _spread(widths, full, spare, [i for i, c in enumerate(columns) if c.fixed == fixed])
-            return widths
-    return None
-
-
-def _spread(widths: list[int], full: list[int], spare: int, among: list[int]) -> int:
-    """Give `spare` cells, one at a time, to the narrowest of `among` not yet at its full width; the rest."""
-    while spare > 0:
-        growing = [i for i in among if widths[i] < full[i]]
-        if not growing:
-            break
-        widths[min(growing, key=lambda i: widths[i])] += 1
-        spare -= 1
-    return spare
-
-
 def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, width: int) -> Any:
     from rich.text import Text
 
     payment = "order_id" in keys
     cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
-    return _blocks_of([column(k, payment) for k in keys], cells, color, width)
-
-
-def _blocks_of(columns: Sequence[Column], rows: Sequence[Sequence[Any]], color: bool, width: int) -> Any:
-    """One block of `label  value` lines per row, a blank line between blocks. An id, amount or link too
-    wide to follow its label goes on the line below it, from the first column, whole."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    names = max(text_width(c.header) for c in columns)
-    room = max(1, width - names - 2)
-    bold = "bold" if color else ""
-    parts: list[Any] = []
-
-    def pairs() -> Any:
-        view = Table(show_header=False, box=None, pad_edge=False)
-        view.add_column(style=bold, no_wrap=True, width=names)
-        view.add_column(overflow="fold", width=room)
-        return view
-
-    for i, row in enumerate(rows):
-        if i:
-            parts.append(Text(""))
-        view = pairs()
-        for col, value in zip(columns, row, strict=True):
-            if col.fixed and text_width(value.plain) > room:
-                if view.row_count:
-                    parts.append(view)
-                    view = pairs()
-                parts.extend([Text(col.header, style=bold), value])
-            else:
-                view.add_row(Text(col.header), value)
-        if view.row_count:
-            parts.append(view)
-    return Group(*parts)
+    return blocks_of([column(k, payment) for k in keys], cells, color, width)
 
 
 def write_record(record: dict[str, Any], out: TextIO, color: bool, keys: Sequence[str] | None = None) -> None:
@@ -335,7 +195,7 @@ def record_view(
         row.append(Text(human(key, record), style=style(key, record, color)))
     if not columns:
         return Text("")
-    return _blocks_of(columns, [row], color, width or screen_width(sys.stdout))
+    return blocks_of(columns, [row], color, width or screen_width(sys.stdout))
 
 
 def style(key: str, record: dict[str, Any], color: bool) -> str:

@@ -121,7 +121,7 @@ def _table(result: Any, color: bool) -> None:
 def _status_table(result: Any, color: bool, width: int) -> Any:
     from rich.text import Text
 
-    from khalti_cli.cli.render import Column, fitted
+    from khalti_cli.cli.layout import Column, fitted
     from khalti_cli.money import format_rupees
 
     bold = "bold" if color else ""
@@ -138,7 +138,7 @@ def _status_table(result: Any, color: bool, width: int) -> Any:
 def _money_table(result: Any, color: bool, width: int) -> Any:
     from rich.text import Text
 
-    from khalti_cli.cli.render import Column, fitted
+    from khalti_cli.cli.layout import Column, fitted
     from khalti_cli.money import format_rupees
 
     bold = "bold" if color else ""
@@ -184,7 +184,7 @@ def _expiring(console: Any, result: Any, color: bool) -> None:
     """The open links expiring within the hour, aligned like every table (render.grid)."""
     from rich.text import Text
 
-    from khalti_cli.cli.render import Column, grids
+    from khalti_cli.cli.layout import Column, grids
     from khalti_cli.money import format_rupees
     from khalti_cli.times import local_clock
 
