@@ -24,6 +24,7 @@ def dues_table(result: Any, color: bool) -> None:
     from rich.text import Text
 
     from khalti_cli.calendar import for_people, today
+    from khalti_cli.cli.layout import Column, fitted
     from khalti_cli.money import format_rupees
 
     console = make_console(sys.stdout, color)
@@ -40,32 +41,34 @@ def dues_table(result: Any, color: bool) -> None:
         if not rows:
             continue
         console.print(Text(f"\n{title}", style=bold))
-        table = _table(color, ("payer", "left"), ("name", "left"), ("period", "left"), ("order id", "left"))
-        table.add_column("status")
-        table.add_column("amount", justify="right", no_wrap=True)
+        columns = [Column("payer"), Column("name", fixed=False), Column("period"), Column("order id"),
+                   Column("status"), Column("amount", right=True)]  # fmt: skip
+        cells: list[list[Any]] = []
         group = None
         for row in rows:
             if row["group"] != group:
                 if group is not None:
-                    _class_total(table, result.classes[group], key, bold)
+                    cells.append(_class_total(result.classes[group], key, bold))
                 group = row["group"]
-                table.add_row(Text(group, style=bold))
-            table.add_row(
-                Text(row["payer"] or ""),
-                Text(row["customer_name"] or ""),
-                Text(row["period"] or ""),
-                Text(row["order_id"]),
-                Text(row["status"]),
-                Text(format_rupees(row["amount_paisa"])),
+                cells.append([Text(group, style=bold), *[Text("") for _ in range(5)]])
+            cells.append(
+                [
+                    Text(row["payer"] or ""),
+                    Text(row["customer_name"] or ""),
+                    Text(row["period"] or ""),
+                    Text(row["order_id"]),
+                    Text(row["status"]),
+                    Text(format_rupees(row["amount_paisa"])),
+                ]
             )
         if group is not None:
-            _class_total(table, result.classes[group], key, bold)
-        console.print(table)
+            cells.append(_class_total(result.classes[group], key, bold))
+        console.print(fitted(columns, cells, console.width, color))  # ids and amounts whole, names wrap
     console.print()
     console.print(Text(result.summary(), style=bold))
 
 
-def _class_total(table: Any, total: Any, key: str, bold: str) -> None:
+def _class_total(total: Any, key: str, bold: str) -> list[Any]:
     from rich.text import Text
 
     from khalti_cli.money import format_rupees
@@ -73,15 +76,14 @@ def _class_total(table: Any, total: Any, key: str, bold: str) -> None:
     paisa = total.due_paisa if key == "due" else total.pending_paisa
     count = total.due_count if key == "due" else total.pending_count
     who = f"{len(total.payers)} payer(s), " if key == "due" else ""
-    table.add_row(
+    return [
         Text("total", style=bold),
         Text(f"{who}{count} fee(s)"),
         Text(""),
         Text(""),
         Text(""),
         Text(format_rupees(paisa), style=bold),
-        end_section=True,
-    )
+    ]
 
 
 BOOK_LINES = (
@@ -101,6 +103,7 @@ def books_tables(report: Any, console: Any, color: bool) -> None:
     """The books of the period for the school, then one column per class."""
     from rich.text import Text
 
+    from khalti_cli.cli.layout import Column, grids
     from khalti_cli.money import format_rupees
 
     bold = "bold" if color else ""
@@ -118,13 +121,13 @@ def books_tables(report: Any, console: Any, color: bool) -> None:
             console.width = max(console.width, 120)
         console.print(Text("\nBy class (rupees)", style=bold))
         short = ("billed", "khalti", "outside", "refunds", "fees", "net", "owed", "pending")
-        by_class = _table(color, ("class", "left"), *[(name, "right") for name in short])
+        columns = [Column("class", fixed=False), *[Column(name, right=True) for name in short]]
         keys = [key for key, _ in BOOK_LINES if key != "review"]
+        rows = []
         for books in [*report.by_class, report.books]:
             style = bold if books is report.books else ""
-            cells = [Text(_plain(books.paisa[k]), style=style) for k in keys]
-            by_class.add_row(Text(books.group, style=style), *cells)
-        console.print(by_class)
+            rows.append([Text(books.group, style=style), *[Text(_plain(books.paisa[k]), style=style) for k in keys]])
+        console.print(grids(columns, rows, console.width, color))  # too wide: split, the class in each part
 
 
 def _plain(paisa: int) -> str:

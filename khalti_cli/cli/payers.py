@@ -157,7 +157,10 @@ def show(ctx: typer.Context, reference: str = typer.Argument(...), fmt: str | No
     st = state(ctx)
     record = show_payer(st.store(), reference)
     if fmt == "table":
-        _show_table(record, st.stdout_color())
+        from khalti_cli.cli.render import paged
+
+        with paged():  # the payer, the payments and the totals: one page
+            _show_table(record, st.stdout_color())
     elif fmt in ("json", "jsonl"):
         write_records([record], fmt, single=True, color=False)
     else:  # tsv/csv: the payments, one a line, under a header even when there are none (totals: json)

@@ -144,7 +144,10 @@ def show(ctx: typer.Context, order_id: str = typer.Argument(...), fmt: str | Non
     if fmt != "table":
         write_records([record], fmt, single=True, color=st.stdout_color())
         return
-    _show_table(record, st.stdout_color())
+    from khalti_cli.cli.render import paged
+
+    with paged():  # the record, its links and its history: one page
+        _show_table(record, st.stdout_color())
 
 
 def _show_table(record: dict[str, Any], color: bool) -> None:
@@ -171,4 +174,7 @@ def history(ctx: typer.Context, order_id: str = typer.Argument(...), fmt: str | 
     fmt = resolve_format(check_format(fmt))
     st = state(ctx)
     events = payment_history(st.store(), order_id)
-    write_records(events, fmt, columns=EVENT_COLUMNS if fmt == "table" else None, color=st.stdout_color())
+    from khalti_cli.cli.render import paged
+
+    with paged():
+        write_records(events, fmt, columns=EVENT_COLUMNS if fmt == "table" else None, color=st.stdout_color())

@@ -2,7 +2,8 @@
 
 Values are shown for people here and only here: amounts as `Rs 1,50,000.00`, times in local minutes
 (khalti_cli.times), true/false as yes/no. Widths are measured as terminals draw them (khalti_cli.termwidth),
-so Nepali names keep columns straight. Payment URLs are never wrapped: the URL column gets its full width.
+so Nepali names keep columns straight. Column widths follow one policy (khalti_cli.cli.layout): ids, amounts,
+statuses, times and URLs whole on one line, free text wrapped between words, else a block per record.
 Machine formats (tsv, csv, json, jsonl) never come here.
 """
 
@@ -14,9 +15,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TextIO
 
+from khalti_cli.cli.layout import Column, blocks_of, grid
 from khalti_cli.money import format_rupees
 from khalti_cli.times import local
 
@@ -45,8 +48,23 @@ LABELS = {
     "due_paisa": "due",
     "paid_paisa": "paid",
 }
-_NO_WRAP = ("order_id", "amount", "status", "payment_url", "pidx", "created_at", "updated_at", "expires_at", "at")
-_RIGHT = ("amount", "total_amount_paisa", "fee_paisa", "refunded_paisa", "amount_paisa")
+# Free text: the only columns that shrink, wrapping between words. Every other column (ids, references,
+# pidx, amounts, statuses, times, URLs, phone numbers) keeps its full width on one line, or the table becomes
+# one block of `label  value` lines per record.
+FREE_TEXT = frozenset(
+    {"name", "customer_name", "message", "review_reason", "failure_reason", "group", "heads", "decision", "actor"}
+)
+SHORT = {  # a header narrower than its label, for a column narrower than the label
+    "khalti_status": "khalti",
+    "total_amount_paisa": "paid",
+    "fee_paisa": "fee",
+    "refunded_paisa": "refunded",
+    "review_reason": "review",
+    "failure_reason": "failed",
+    "transaction_id": "txn",
+    "payment_url": "link",
+    "customer_email": "email",
+}
 STATUS_STYLE = {
     "completed": "green",
     "review": "bold red",
@@ -105,85 +123,71 @@ def _day(value: str) -> str:
 
 def make_console(stream: TextIO, color: bool, *, width: int | None = None) -> Any:
     """A console measuring text as terminals draw it; with `width`, one writing for a terminal of that
-    width into a buffer (for the pager), in colour when `color`."""
+    width into a buffer (for the pager), in colour when `color`. Inside `paged()`, stdout is the page."""
     from rich.console import Console
 
     from khalti_cli.termwidth import use_terminal_widths
 
     use_terminal_widths()
     terminal = True if width is not None and color else None
+    if _PAGE and stream is sys.stdout and width is None:
+        stream, width, terminal = _PAGE[-1][0], _PAGE[-1][1], True
     return Console(
         file=stream, no_color=not color, highlight=False, soft_wrap=False, width=width, force_terminal=terminal
     )
 
 
+def screen_width(out: TextIO) -> int:
+    """The width tables are laid out for: the page, the terminal, else rich's (COLUMNS, or 80)."""
+    if _PAGE and out is sys.stdout:
+        return int(_PAGE[-1][1])
+    if _is_terminal(out):
+        return shutil.get_terminal_size().columns
+    return int(make_console(out, False).width)
+
+
+def column(key: str, payment: bool = True) -> Column:
+    right = key == "amount" or key.endswith("_paisa")
+    return Column(label(key, payment), fixed=key not in FREE_TEXT, right=right, short=SHORT.get(key, ""))
+
+
 def write_table(rows: Sequence[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
     """Many records as a table, one a row (through the pager when longer than the screen)."""
-    from rich.table import Table
     from rich.text import Text
 
     if not rows:  # a message, not data: stdout stays empty (a failed lookup prints nothing there)
         nothing_found()
         return 0
-    shown = rows[:TABLE_LIMIT]
     keys = list(columns) if columns else list(rows[0].keys())
     footer = None
     if len(rows) > TABLE_LIMIT:
         footer = f"(the newest {TABLE_LIMIT} of {len(rows)}; --limit, --since or --format tsv/csv/jsonl for the rest)"
-    if _too_narrow(shown, keys, out):  # a URL would have to wrap: one block of `label  value` lines a record
-        emit(_blocks(shown, keys, color), out, color, footer=footer)
-        return len(rows)
-    table = Table(show_header=True, header_style="bold" if color else None, box=None, pad_edge=False)
-    for key in keys:
-        longest = max((len(str(r.get(key) or "")) for r in shown), default=0) if key == "payment_url" else None
-        table.add_column(
-            label(key, payment="order_id" in keys),
-            overflow="fold",
-            no_wrap=key in _NO_WRAP,
-            min_width=longest or None,
-            justify="right" if key in _RIGHT else "left",
-        )
-    for record in shown:
-        table.add_row(*(Text(human(k, record), style=style(k, record, color)) for k in keys))
-    emit(table, out, color, footer=footer)
+    emit(records_view(rows[:TABLE_LIMIT], keys, color, screen_width(out)), out, color, footer=footer)
     return len(rows)
 
 
-def _too_narrow(rows: Sequence[dict[str, Any]], keys: Sequence[str], out: TextIO) -> bool:
-    """Whether the columns that must not wrap (a payment link), plus a little room for each other column,
-    are wider than the screen."""
-    if "payment_url" not in keys:
-        return False
-    from khalti_cli.termwidth import text_width
-
-    width = int(make_console(out, False).width)
-    needed = 2 * (len(keys) - 1)
-    for key in keys:
-        longest = max(text_width(label(key)), *(text_width(human(key, r)) for r in rows))
-        needed += longest if key in _NO_WRAP else min(longest, 8)
-    return needed > width
-
-
-def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool) -> Any:
-    from rich.table import Table
+def records_view(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, width: int) -> Any:
+    """The table of `rows` for a screen `width` wide, or (when the whole ids, amounts and links cannot fit
+    in a table of that width) one block of `label  value` lines per record."""
     from rich.text import Text
 
-    view = Table(show_header=False, box=None, pad_edge=False)
-    view.add_column(style="bold" if color else "", no_wrap=True)
-    view.add_column(overflow="fold")
-    for i, record in enumerate(rows):
-        if i:
-            view.add_row(Text(""), Text(""))
-        for key in keys:
-            view.add_row(
-                Text(label(key, "order_id" in record)), Text(human(key, record), style=style(key, record, color))
-            )
-    return view
+    payment = "order_id" in keys
+    cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
+    table = grid([column(k, payment) for k in keys], cells, width, color)
+    return table if table is not None else _blocks(rows, keys, color, width)
+
+
+def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, width: int) -> Any:
+    from rich.text import Text
+
+    payment = "order_id" in keys
+    cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
+    return blocks_of([column(k, payment) for k in keys], cells, color, width)
 
 
 def write_record(record: dict[str, Any], out: TextIO, color: bool, keys: Sequence[str] | None = None) -> None:
     """One record as `label  value` lines, like `khalti show` (empty values left out)."""
-    make_console(out, color).print(record_view(record, color, keys))
+    make_console(out, color).print(record_view(record, color, keys, width=screen_width(out)))
 
 
 def record_view(
@@ -191,14 +195,14 @@ def record_view(
     color: bool,
     keys: Sequence[str] | None = None,
     labels: dict[str, str] | None = None,
+    width: int | None = None,
 ) -> Any:
-    """The key/value view of one record; without `keys`, every key that has something to say."""
-    from rich.table import Table
+    """The key/value view of one record; without `keys`, every key that has something to say. Free text
+    wraps between words; an id, amount or link too long to follow its label goes whole on the next line."""
     from rich.text import Text
 
-    view = Table(show_header=False, box=None, pad_edge=False)
-    view.add_column(style="bold" if color else "", no_wrap=True)
-    view.add_column(overflow="fold")
+    columns: list[Column] = []
+    row: list[Any] = []
     for key in keys or [k for k in record if k != "amount_paisa"]:
         value = record.get(key)
         if isinstance(value, dict | list) or (keys is None and value in (None, "", False, 0)):
@@ -206,8 +210,11 @@ def record_view(
         if keys is not None and not human(key, record):  # people views leave empty values out
             continue
         name = (labels or {}).get(key) or label(key, payment="order_id" in record)
-        view.add_row(Text(name), Text(human(key, record), style=style(key, record, color)))
-    return view
+        columns.append(Column(name, fixed=key not in FREE_TEXT))
+        row.append(Text(human(key, record), style=style(key, record, color)))
+    if not columns:
+        return Text("")
+    return blocks_of(columns, [row], color, width or screen_width(sys.stdout))
 
 
 def style(key: str, record: dict[str, Any], color: bool) -> str:
@@ -217,25 +224,48 @@ def style(key: str, record: dict[str, Any], color: bool) -> str:
 
 
 def emit(renderable: Any, out: TextIO, color: bool, *, footer: str | None = None) -> None:
-    """Print to `out`; on a terminal, text longer than the screen goes through the pager."""
+    """Print to `out`; on a terminal, text longer than the screen goes through the pager (inside `paged()`,
+    it joins the command's page)."""
     from rich.text import Text
 
-    if not _is_terminal(out) or pager_command() is None:
+    if (_PAGE and out is sys.stdout) or not _is_terminal(out) or pager_command() is None:
         console = make_console(out, color)
         console.print(renderable)
         if footer:
             console.print(Text(footer))
         return
+    with paged():
+        console = make_console(out, color)
+        console.print(renderable)
+        if footer:
+            console.print(Text(footer))
+
+
+_PAGE: list[tuple[io.StringIO, int]] = []  # the page being written (inside `paged()`) and its width
+
+
+@contextmanager
+def paged() -> Iterator[None]:
+    """Everything printed to stdout inside goes through the pager once, as a whole, when stdout is a
+    terminal, a pager is set and the text is longer than the screen; else it is printed as it is."""
+    if _PAGE or not _is_terminal(sys.stdout) or pager_command() is None:
+        yield
+        return
     size = shutil.get_terminal_size()
     buffer = io.StringIO()
-    console = make_console(buffer, color, width=size.columns)
-    console.print(renderable)
-    if footer:
-        console.print(Text(footer))
+    _PAGE.append((buffer, size.columns))
+    try:
+        yield
+    except BaseException:
+        _PAGE.pop()
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()
+        raise
+    _PAGE.pop()
     text = buffer.getvalue()
     if text.count("\n") < size.lines - 1 or not page(text):
-        out.write(text)
-        out.flush()
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def pager_command() -> list[str] | None:

@@ -15,6 +15,7 @@ from khalti_cli.output import dumps, make_console, write_records
 BAR_WIDTH = 30
 CHART_LINES = 12  # more days with collections than this: by week, then by month
 EXPIRING_SHOWN = 8
+GAP = 4  # cells between the two summary tables side by side
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +57,10 @@ def report(
     elif fmt == "json":
         sys.stdout.write(dumps(result.as_json()) + "\n")
     elif fmt == "table":
-        _table(result, st.stdout_color())
+        from khalti_cli.cli.render import paged
+
+        with paged():
+            _table(result, st.stdout_color())
     else:
         write_records(result.rows(), fmt)
 
@@ -83,17 +87,17 @@ def _bs_period(st: AppState, month: str | None, fiscal_year: str | None) -> tupl
 
 
 def _table(result: Any, color: bool) -> None:
-    """One screen: counts by status, the money, links expiring soon, and a chart of the days (or weeks,
-    or months) that had collections."""
-    from rich.table import Table
+    """The summary on one screen (120x40): counts by status beside the money, links expiring soon, a chart
+    of the days (or weeks, or months) that had collections; then the books and the classes. The whole of it
+    goes through the pager once when longer than the screen."""
     from rich.text import Text
 
     from khalti_cli.calendar import for_people, use_bs
     from khalti_cli.cli.books import books_tables
-    from khalti_cli.money import format_rupees
-    from khalti_cli.times import local_clock
 
     console = make_console(sys.stdout, color)
+    if not console.is_terminal:  # a file or a pipe has no width: laid out as on a 120-column screen
+        console.width = max(console.width, 120)
     bold = "bold" if color else ""
     last_day = result.until - timedelta(seconds=1)
     first, last = result.since.date(), last_day.date()
@@ -105,73 +109,126 @@ def _table(result: Any, color: bool) -> None:
     else:
         heading = f"Payments created {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     console.print(Text(heading, style=bold))
-    table = Table(box=None, pad_edge=False, show_header=True, header_style=bold or None)
-    table.add_column("status")
-    table.add_column("count", justify="right")
-    table.add_column("amount", justify="right")
-    for status, figure in result.by_status.items():
-        if figure.count:
-            table.add_row(Text(status), Text(str(figure.count)), Text(format_rupees(figure.amount_paisa)))
-    table.add_row(
-        Text("all", style=bold),
-        Text(str(result.total.count), style=bold),
-        Text(format_rupees(result.total.amount_paisa), style=bold),
-    )
-    console.print(table)
-    expiring = result.expiring_figure
-    summary = Table(box=None, pad_edge=False, show_header=False)
-    summary.add_column()
-    summary.add_column(justify="right")
-    summary.add_column(justify="right")
-    summary.add_row(
-        Text("Collected (completed + partially refunded)"),
-        Text(str(result.collected.count)),
-        Text(format_rupees(result.collected.amount_paisa), style="green" if color else ""),
-    )
-    summary.add_row(
-        Text("Collected outside Khalti (counter, bank)"),
-        Text(str(result.outside.count)),
-        Text(format_rupees(result.outside.amount_paisa)),
-    )
-    summary.add_row(Text("Refunds"), Text(""), Text(format_rupees(result.refunds_paisa)))
-    summary.add_row(Text("Net collected (all paid, less refunds)", style=bold), Text(""),
-                    Text(format_rupees(result.net_paisa), style=bold))  # fmt: skip
-    summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
-    summary.add_row(
-        Text("Open links expiring within an hour"),
-        Text(str(expiring.count)),
-        Text(format_rupees(expiring.amount_paisa), style="yellow" if color and expiring.count else ""),
-    )
-    console.print()
-    console.print(summary)
+    width = console.width
+    _side_by_side(console, _status_table(result, color, width), _money_table(result, color, width))
     if result.expiring:
-        soon = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1, 0, 2))
-        for _ in range(4):
-            soon.add_column(no_wrap=True)
-        soon.columns[2].justify = "right"
-        for p in result.expiring[:EXPIRING_SHOWN]:
-            who = p["customer_name"] or p["payer"] or ""
-            at = f"expires {local_clock(p['expires_at'])}"
-            soon.add_row(Text(p["order_id"]), Text(who), Text(format_rupees(p["amount_paisa"])), Text(at))
-        console.print(soon)
-        if len(result.expiring) > EXPIRING_SHOWN:
-            more = len(result.expiring) - EXPIRING_SHOWN
-            console.print(Text(f"  ... and {more} more (khalti report --format json lists them)"))
-    books_tables(result, console, color)
+        console.print()
+        _expiring(console, result, color)
+    _chart(console, result, color)
+    books_tables(result, console, color)  # the detail, below the one-screen summary
+
+
+def _status_table(result: Any, color: bool, width: int) -> Any:
+    from rich.text import Text
+
+    from khalti_cli.cli.layout import Column, fitted
+    from khalti_cli.money import format_rupees
+
+    bold = "bold" if color else ""
+    rows = [
+        [Text(status), Text(str(figure.count)), Text(format_rupees(figure.amount_paisa))]
+        for status, figure in result.by_status.items()
+        if figure.count
+    ]
+    total = [str(result.total.count), format_rupees(result.total.amount_paisa)]
+    rows.append([Text("all", style=bold), *[Text(t, style=bold) for t in total]])
+    return fitted([Column("status"), Column("count", right=True), Column("amount", right=True)], rows, width, color)
+
+
+def _money_table(result: Any, color: bool, width: int) -> Any:
+    from rich.text import Text
+
+    from khalti_cli.cli.layout import Column, fitted
+    from khalti_cli.money import format_rupees
+
+    bold = "bold" if color else ""
+    expiring = result.expiring_figure
+
+    def row(name: str, count: Any, paisa: int, style: str = "", amount_style: str = "") -> list[Any]:
+        shown = "" if count is None else str(count)
+        return [Text(name, style=style), Text(shown), Text(format_rupees(paisa), style=amount_style or style)]
+
+    rows = [
+        row("Collected (completed + partially refunded)", result.collected.count, result.collected.amount_paisa,
+            amount_style="green" if color else ""),
+        row("Collected outside Khalti (counter, bank)", result.outside.count, result.outside.amount_paisa),
+        row("Refunds", None, result.refunds_paisa),
+        row("Net collected (all paid, less refunds)", None, result.net_paisa, style=bold),
+        row("Khalti fees", None, result.fees_paisa),
+        row("Open links expiring within an hour", expiring.count, expiring.amount_paisa,
+            amount_style="yellow" if color and expiring.count else ""),
+    ]  # fmt: skip
+    columns = [Column("money", fixed=False), Column("count", right=True), Column("amount", right=True)]
+    return fitted(columns, rows, width, color)
+
+
+def _side_by_side(console: Any, left: Any, right: Any) -> None:
+    """Two tables next to each other when the screen is wide enough, else one under the other."""
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    wide = sum(Measurement.get(console, console.options, t).maximum for t in (left, right)) + GAP
+    if wide <= console.width:
+        both = Table.grid(padding=(0, GAP, 0, 0))
+        both.add_column(no_wrap=True)
+        both.add_column(no_wrap=True)
+        both.add_row(left, right)
+        console.print(both)
+    else:
+        console.print(left)
+        console.print()
+        console.print(right)
+
+
+def _expiring(console: Any, result: Any, color: bool) -> None:
+    """The open links expiring within the hour, aligned like every table (render.grid)."""
+    from rich.text import Text
+
+    from khalti_cli.cli.layout import Column, grids
+    from khalti_cli.money import format_rupees
+    from khalti_cli.times import local_clock
+
+    columns = [Column("expiring link"), Column("payer", fixed=False), Column("amount", right=True),
+               Column("expires")]  # fmt: skip
+    rows = [
+        [
+            Text(p["order_id"]),
+            Text(p["customer_name"] or p["payer"] or ""),
+            Text(format_rupees(p["amount_paisa"])),
+            Text(local_clock(p["expires_at"])),
+        ]
+        for p in result.expiring[:EXPIRING_SHOWN]
+    ]
+    console.print(grids(columns, rows, console.width, color))
+    if len(result.expiring) > EXPIRING_SHOWN:
+        more = len(result.expiring) - EXPIRING_SHOWN
+        console.print(Text(f"... and {more} more (khalti report --format json lists them)"))
+
+
+def _chart(console: Any, result: Any, color: bool) -> None:
+    """One bar a day (or week, or month) that had collections, the amounts lined up on the right."""
+    from rich.text import Text
+
+    from khalti_cli.calendar import for_people, use_bs
+    from khalti_cli.money import format_rupees
+
     buckets = _buckets([(day, f) for day, f in result.per_day if f.amount_paisa])
-    if buckets:
-        unit = {1: "day", 7: "week", 31: "month"}[buckets[0][2]]
-        bs = " (BS)" if use_bs() else ""
-        console.print(Text(f"\nCollections per {unit}{bs} (days with none left out)", style=bold))
-        top = max(f.amount_paisa for _, f, _ in buckets) or 1
-        for start, figure, _ in buckets:
-            bar = "█" * round(BAR_WIDTH * figure.amount_paisa / top) or "▏"
-            shown = for_people(start, both=False)
-            heading = shown[:7] if unit == "month" else shown[5:]
-            line = Text(f"{heading:>7} ")
-            line.append(bar.ljust(BAR_WIDTH), style="green" if color else "")
-            line.append(f" {format_rupees(figure.amount_paisa):>16} ({figure.count})")
-            console.print(line)
+    if not buckets:
+        return
+    unit = {1: "day", 7: "week", 31: "month"}[buckets[0][2]]
+    bs = " (BS)" if use_bs() else ""
+    console.print(Text(f"\nCollections per {unit}{bs} (days with none left out)", style="bold" if color else ""))
+    top = max(f.amount_paisa for _, f, _ in buckets) or 1
+    amounts = [format_rupees(f.amount_paisa) for _, f, _ in buckets]
+    room = max(len(a) for a in amounts)
+    for (start, figure, _), amount in zip(buckets, amounts, strict=True):
+        bar = "█" * round(BAR_WIDTH * figure.amount_paisa / top) or "▏"
+        shown = for_people(start, both=False)
+        heading = shown[:7] if unit == "month" else shown[5:]
+        line = Text(f"{heading:>7} ")
+        line.append(bar.ljust(BAR_WIDTH), style="green" if color else "")
+        line.append(f" {amount:>{room}} ({figure.count})")
+        console.print(line)
 
 
 def _buckets(days: list[tuple[date, Any]]) -> list[tuple[date, Any, int]]:

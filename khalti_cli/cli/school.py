@@ -130,8 +130,10 @@ def dues(
         write_xlsx(st, result.sheets(), out, force)
     elif out_fmt == "table":
         from khalti_cli.cli.books import dues_table
+        from khalti_cli.cli.render import paged
 
-        dues_table(result, st.stdout_color())
+        with paged():
+            dues_table(result, st.stdout_color())
     else:
         write_records(result.rows(), out_fmt, columns=DUE_KEYS, color=st.stdout_color())
     if out_fmt != "table":
