@@ -153,8 +153,6 @@ def column(key: str, payment: bool = True) -> Column:
 
 def write_table(rows: Sequence[dict[str, Any]], out: TextIO, columns: Sequence[str] | None, color: bool) -> int:
     """Many records as a table, one a row (through the pager when longer than the screen)."""
-    from rich.text import Text
-
     if not rows:  # a message, not data: stdout stays empty (a failed lookup prints nothing there)
         nothing_found()
         return 0
