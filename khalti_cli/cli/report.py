@@ -134,7 +134,7 @@ def _table(result: Any, color: bool) -> None:
         Text(format_rupees(result.outside.amount_paisa)),
     )
     summary.add_row(Text("Refunds"), Text(""), Text(format_rupees(result.refunds_paisa)))
-    summary.add_row(Text("Net collected (all paid, less refunds)", style=bold), Text(""),
+    summary.add_row(Text("Net collected (all paid, less refunds and Khalti fees)", style=bold), Text(""),
                     Text(format_rupees(result.net_paisa), style=bold))  # fmt: skip
     summary.add_row(Text("Khalti fees"), Text(""), Text(format_rupees(result.fees_paisa)))
     summary.add_row(
