@@ -18,13 +18,13 @@ from decimal import Decimal
 from typing import Any
 
 from khalti_cli.money import format_paisa
+from khalti_cli.ordering import NO_CLASS, class_key
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 
 KHALTI_PAID = ("completed", "partially_refunded", "refunded")
 OUTSIDE_PAID = ("paid_offline",)
 OWED = ("created", "initiated", "expired", "canceled", "failed")
-NO_CLASS = "(no class)"
 BOOK_KEYS = ("billed", "collected_khalti", "collected_outside", "refunds", "fees", "net", "due", "pending", "review")
 Sheet = tuple[str, Sequence[str], Iterable[dict[str, Any]]]
 NET_DEFINITION = (
@@ -102,7 +102,7 @@ def books_by_class(
     school = Books("school")
     for books in classes.values():
         school.merge(books)
-    return list(classes.values()), school
+    return sorted(classes.values(), key=lambda b: class_key(b.group)), school
 
 
 # --- xlsx --------------------------------------------------------------------------------------
