@@ -11,7 +11,8 @@ from typing import Any
 
 import openpyxl
 from conftest import Cli, control
-from hypothesis import HealthCheck, Phase, given, settings
+from generated_cases import few_databases
+from hypothesis import given
 from hypothesis import strategies as st
 from store_checks import backdate, write_status
 
@@ -218,13 +219,7 @@ def test_net_collected_with_counter_payments_only(cli: Cli, isolated: Path) -> N
 GROUPS = ("Grade 2", "Grade 10", "कक्षा ३", None)
 
 
-@settings(
-    max_examples=6,
-    derandomize=True,
-    deadline=None,
-    phases=[Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@few_databases(6)
 @given(
     st.lists(
         st.tuples(

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import openpyxl
 from conftest import Cli, control, khalti_exe
-from hypothesis import HealthCheck, Phase, given, settings
+from generated_cases import few_databases
+from hypothesis import given
 from hypothesis import strategies as st
 from store_checks import connect, write_status
 
@@ -97,13 +98,7 @@ def _written(n: int, script: str) -> str:
     return "".join(_DIGITS[script][int(d)] for d in str(n))
 
 
-@settings(
-    max_examples=5,
-    derandomize=True,
-    deadline=None,
-    phases=[Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@few_databases(4)
 @given(
     st.lists(
         st.tuples(
