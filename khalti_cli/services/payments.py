@@ -177,7 +177,7 @@ def closed_reason(order_id: str, status: str) -> str | None:
 
 def still_due_after_refund(row: dict[str, Any]) -> bool:
     """A wrong amount was paid and given back (refund --pidx): the payment is refunded, the fee still due."""
-    return row["status"] == "refunded" and row.get("total_amount_paisa") != row["amount_paisa"]
+    return bool(row["status"] == "refunded" and row.get("total_amount_paisa") != row["amount_paisa"])
 
 
 def check_initiable(row: dict[str, Any], force: bool) -> None:
