@@ -10,9 +10,9 @@ PROPERTY = settings(
 )
 
 
-def few_databases(n: int) -> settings:
-    """For a property that makes a whole database and runs commands per example: n examples, derandomized,
-    generated only (no shrinking: a failing case is printed as found, in seconds not minutes)."""
+def slow_examples(n: int) -> settings:
+    """For a property whose example is slow (a whole database and commands, or a drawn page): n examples,
+    derandomized, generated only (no shrinking: a failing case is printed as found, in seconds not minutes)."""
     return settings(PROPERTY, max_examples=n, phases=[Phase.generate])
 
 

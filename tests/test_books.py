@@ -11,7 +11,7 @@ from typing import Any
 
 import openpyxl
 from conftest import Cli, control
-from generated_cases import few_databases
+from generated_cases import slow_examples
 from hypothesis import given
 from hypothesis import strategies as st
 from store_checks import backdate, write_status
@@ -219,7 +219,7 @@ def test_net_collected_with_counter_payments_only(cli: Cli, isolated: Path) -> N
 GROUPS = ("Grade 2", "Grade 10", "कक्षा ३", None)
 
 
-@few_databases(6)
+@slow_examples(6)
 @given(
     st.lists(
         st.tuples(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import openpyxl
 from conftest import Cli, control, khalti_exe
-from generated_cases import few_databases
+from generated_cases import slow_examples
 from hypothesis import given
 from hypothesis import strategies as st
 from store_checks import connect, write_status
@@ -98,7 +98,7 @@ def _written(n: int, script: str) -> str:
     return "".join(_DIGITS[script][int(d)] for d in str(n))
 
 
-@few_databases(4)
+@slow_examples(4)
 @given(
     st.lists(
         st.tuples(
