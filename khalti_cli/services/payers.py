@@ -48,6 +48,7 @@ def check_payer(
     phone: str | None = None,
     email: str | None = None,
     name_required: bool = True,
+    phone_field: str = "--phone",
 ) -> dict[str, str | None]:
     """The fields given (None = not given), checked; an empty text given means 'clear it'."""
     ref = validate.text(reference, "payer reference", required=True, limit=64)
@@ -58,7 +59,7 @@ def check_payer(
     if group is not None:
         fields["group"] = validate.text(group, "class or group", limit=100)
     if phone is not None:
-        fields["phone"] = validate.phone(phone)
+        fields["phone"] = validate.phone(phone, phone_field)
     if email is not None:
         fields["email"] = validate.email(email)
     return fields
@@ -155,6 +156,7 @@ def import_payers(
                     group=given.get("group"),
                     phone=given.get("phone"),
                     email=given.get("email"),
+                    phone_field="column phone",
                 )
             except InvalidInput as exc:
                 result.bad.append(BadRow(line, _bad_column(given), str(exc)))

@@ -63,8 +63,10 @@ def new_payment(
     customer_phone: str | None = None,
     reference: str | None = None,
     payer: str | None = None,
+    phone_field: str = "--customer-phone",
 ) -> NewPayment:
-    """Check every field a person typed; raises InvalidInput naming the first bad one."""
+    """Check every field a person typed; raises InvalidInput naming the first bad one. `phone_field`: how
+    the phone was given (the option, or an import's column), for the message."""
     if amount is None:
         raise InvalidInput("The amount is missing. Give it in rupees, for example 1500.")
     paisa = money.parse_rupees(amount)
@@ -76,7 +78,7 @@ def new_payment(
         order_id=validate.order_id(order_id) if order_id is not None and order_id.strip() else None,
         customer_name=validate.text(customer_name, "customer name"),
         customer_email=validate.email(customer_email),
-        customer_phone=validate.phone(customer_phone),
+        customer_phone=validate.phone(customer_phone, phone_field),
         reference=validate.text(reference, "reference", limit=100),
         payer_ref=validate.text(payer, "payer reference", limit=64),
     )
