@@ -8,6 +8,7 @@ brackets in names survive. CSV cells that a spreadsheet would run as formulas ar
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,6 +19,7 @@ FORMATS = ("table", "tsv", "csv", "json", "jsonl")
 # order mark first, CRLF line ends (csv always has them). Set per run by the option's callback.
 EXCEL = False
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_AMOUNT = re.compile(r"^-?\d+\.\d\d$")  # rupees as money.format_paisa writes them
 
 
 # Bidirectional overrides and isolates can make a terminal show text in another order than it is.
@@ -83,6 +85,8 @@ def tsv_cell(value: Any) -> str:
 
 def csv_cell(value: Any) -> str:
     text = cell(value)
+    if isinstance(value, int) or _AMOUNT.match(text):
+        return text  # a negative number (a net below zero, -1500.50) is a number, never a formula
     # A leading quote makes spreadsheets show the cell as text instead of running it (OWASP advice).
     return "'" + text if text.startswith(_FORMULA_START) else text
 

@@ -3,11 +3,17 @@ tally of the cases each class tried, printed by the file's last test for the REA
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROPERTY = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+
+
+def slow_examples(n: int) -> settings:
+    """For a property whose example is slow (a whole database and commands, or a drawn page): n examples,
+    derandomized, generated only (no shrinking: a failing case is printed as found, in seconds not minutes)."""
+    return settings(PROPERTY, max_examples=n, phases=[Phase.generate])
 
 
 class Tally:

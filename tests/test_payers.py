@@ -259,3 +259,46 @@ def test_schema_migration_adds_payers_to_an_old_database(cli: Cli, isolated: Pat
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # every later migration too
     assert "payer_ref" in [r[1] for r in conn.execute("PRAGMA table_info(payments)")]
     conn.close()
+
+
+# --- a bad phone is named as the person typed it, with what is wrong (issue 13) ----------------------
+
+PHONE_CASES = {  # what was typed -> what the message says is wrong
+    "९८०१२३": "is too short: 6 digits",
+    "98": "is too short: 2 digits",
+    "9800 000 001 234 5678 9": "is too long: 23 characters",
+    "98x0-12y345": "has 'x', 'y', which are not digits",
+    "nine eight": "which are not digits",
+    "-9800000001": "must start and end with a digit",
+}
+
+
+def test_a_bad_phone_names_the_field_typed_and_what_is_wrong(cli: Cli, isolated: Path) -> None:
+    """--phone (payers add, update), --customer-phone (create, edit), the phone and customer_phone columns of
+    payers import and import: each kind of wrong (too short, too long, not digits, not ending in digits)
+    exits 3 naming that field and the fault; nothing is stored; a good number (Devanagari digits too) is."""
+    assert cli("payers", "add", "S-1", "--name", "Sita").exit_code == 0
+    assert cli("create", "--amount", "100", "--name", "Fee", "--order-id", "P-1").exit_code == 0
+    before = (cli("payers", "list", "--format", "json").stdout, cli("list", "--format", "json").stdout)
+    for typed, fault in PHONE_CASES.items():
+        (isolated / "payers.csv").write_text(f"reference,name,phone\nS-2,Hari,{typed}\n", encoding="utf-8")
+        (isolated / "fees.csv").write_text(f"amount,name,customer_phone\n100,Fee,{typed}\n", encoding="utf-8")
+        runs = {
+            "--phone": [("payers", "add", "S-3", "--name", "Ram", "--phone", typed),
+                        ("payers", "update", "S-1", "--phone", typed)],
+            "--customer-phone": [("create", "--amount", "100", "--name", "Fee", "--customer-phone", typed),
+                                 ("edit", "P-1", "--customer-phone", typed)],
+            "column phone": [("payers", "import", "payers.csv")],
+            "column customer_phone": [("import", "fees.csv")],
+        }  # fmt: skip
+        for field, commands in runs.items():
+            for args in commands:
+                run = cli(*args)
+                assert run.exit_code == 3, (args, run.stderr)
+                named = f"phone given with {field}" if field.startswith("--") else f"phone in {field}"
+                assert f"The {named} (" in run.stderr and fault in run.stderr, (args, run.stderr)
+                assert "customer phone" not in run.stderr
+    assert (cli("payers", "list", "--format", "json").stdout, cli("list", "--format", "json").stdout) == before
+    assert cli("payers", "update", "S-1", "--phone", "९८०००००००१").exit_code == 0
+    assert cli("payers", "show", "S-1", "--format", "json").json()["phone"] == "9800000001"
+    assert cli("edit", "P-1", "--customer-phone", "+977 980-0000001").exit_code == 0

@@ -9,10 +9,14 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from conftest import Cli, control, khalti_exe
+from generated_cases import slow_examples
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from khalti_cli import calendar
@@ -232,3 +236,99 @@ def test_upgrade_numbers_the_payments_already_paid(isolated: Path) -> None:
     finally:
         store.close()
     assert numbers == {"P-1": "2083/84-000001", "P-2": "2083/84-000002", "P-3": None}  # Mangsir 2083 is in 2083/84
+
+
+# --- what is drawn reads evenly: no double space, no space at either end (issue 13) ----------------
+
+_PIECES = ["A", "b", "Z", "9", " ", "  ", "\u00a0", "सी", "ता", "क्ष", "(", ")"]
+_SPACED = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=25).map("".join)
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every string Pillow is asked to draw (ImageDraw.text, still drawing it), for this test."""
+    from PIL import ImageDraw
+
+    texts: list[str] = []
+    real = ImageDraw.ImageDraw.text
+
+    def text(self: Any, xy: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        texts.append(str(value))
+        return real(self, xy, value, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", text)
+    return texts
+
+
+@slow_examples(12)
+@given(
+    school=_SPACED,
+    payer=st.one_of(st.none(), _SPACED),
+    fee=_SPACED,
+    heads=st.lists(st.tuples(_SPACED, st.integers(1000, 10**9)), max_size=3),
+    status=st.sampled_from(("completed", "partially_refunded", "refunded", "paid_offline")),
+    reference=st.one_of(st.none(), _SPACED, st.text(alphabet="ab ", min_size=61, max_size=90)),
+    amount=st.integers(1000, 10**11),
+    copy=st.booleans(),
+    ad=st.booleans(),
+)
+def test_no_drawn_text_has_a_double_space_or_an_edge_space(
+    drawn: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    school: str,
+    payer: str | None,
+    fee: str,
+    heads: list[tuple[str, int]],
+    status: str,
+    reference: str | None,
+    amount: int,
+    copy: bool,
+    ad: bool,
+) -> None:
+    """Receipts (built from a payment row as `khalti receipt` does) and fee slips (Khalti's link with its
+    expiry, or the pay page's) drawn from generated names with runs of spaces, spaces at the ends and
+    no-break spaces, in both calendars: every string drawn has single spaces and none at its ends."""
+    import json
+
+    from khalti_cli.paper.receipt import render_receipt
+    from khalti_cli.services import slips
+    from khalti_cli.services.receipts import receipt_data
+
+    monkeypatch.setenv("KHALTI_CALENDAR", "ad" if ad else "bs")
+    drawn.clear()
+    row = {
+        "receipt_no": "2083/84-000123",
+        "order_id": "KH-261128-ABC234",
+        "status": status,
+        "amount_paisa": amount,
+        "refunded_paisa": amount // 3 if status == "partially_refunded" else None,
+        "customer_name": payer,
+        "payer_ref": "S-101",
+        "group_name": "Grade 5 ",
+        "name": fee,
+        "period": "2083-08",
+        "heads": json.dumps([{"label": label, "amount_paisa": p} for label, p in heads]) if heads else None,
+        "paid_at": "2026-11-28T04:30:00.000+00:00",
+        "updated_at": "2026-11-28T04:30:00.000+00:00",
+        "transaction_id": reference,
+        "settle_method": "cash",
+        "settle_reference": reference,
+        "settle_date": "2026-11-28",
+        "receipt_printed_at": "2026-11-28T05:00:00.000+00:00" if copy else None,
+    }
+    render_receipt(receipt_data(row, school))
+    slips._base.cache_clear()  # the slip's fixed parts are drawn once per school: draw them here
+    record = {
+        "order_id": row["order_id"],
+        "name": fee,
+        "amount_paisa": amount,
+        "customer_name": payer,
+        "payer": "S-101",
+        "payment_url": "https://test-pay.khalti.com/?pidx=" + "x" * 40,
+        "expires_at": "2026-11-28T05:30:00.000+00:00",
+        "pay_url": "https://fees.example.edu.np/pay/abc" if copy else None,
+    }
+    slips.render_slip(record, school)
+    assert len(drawn) > 15
+    for text in drawn:
+        assert "  " not in text and text == text.strip(), repr(text)

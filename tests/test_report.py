@@ -133,7 +133,8 @@ def test_report_as_csv_tsv_and_table(cli: Cli, march: Path) -> None:
     assert "Payments created 2026-03-01 to 2026-03-31" in table
     assert "Collected (completed + partially refunded)" in table and "Rs 2,500.00" in table
     assert "Khalti fees" in table and "Rs 135.00" in table and "Rs 2,250.50" in table
-    assert "Net collected (all paid, less refunds)" in table and "Rs 2,249.50" in table  # 2500 + 2000 - 2250.50
+    assert "Net collected (all paid, less refunds and Khalti fees)" in table
+    assert "Rs 2,114.50" in table  # 2500 + 2000 - 2250.50 - 135
     bars = {line.split()[0]: line.count("█") for line in table.splitlines() if line.strip()[:3] == "03-"}
     assert bars == {"03-03": 30, "03-06": 20}  # only the days with collections, scaled to the biggest
     assert len(table.splitlines()) <= 40

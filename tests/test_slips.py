@@ -169,3 +169,72 @@ def test_a_long_fee_name_wraps_then_ends_with_an_ellipsis(words: list[str], most
         assert whole.startswith(shown) and len(shown) < len(whole)
     else:
         assert shown == whole
+
+
+# --- every status a slip or a link is refused for names its real reason (issue 13) -------------------
+
+PAID_HERE = ("completed", "partially_refunded", "paid_offline")
+
+
+def test_every_status_refusal_names_its_reason_and_command(
+    cli: Cli, configured: SandboxServer, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For each status (khalti_cli.statuses.STATUSES): `slips` (Khalti's link, and the pay page's) and
+    `initiate` either work or refuse with exit 3 naming the status's own way out; when a refusal says to
+    run `khalti initiate`, that initiate works (no circular advice)."""
+    from store_checks import backdate, write_status
+
+    from khalti_cli.statuses import STATUSES
+
+    db = Path("khalti.db")
+    for status in STATUSES:
+        oid = f"S-{status}"
+        assert cli("create", "--amount", "500", "--name", "Fee", "--order-id", oid).exit_code == 0
+        if status != "created":
+            write_status(db, oid, status)
+        if status in ("completed", "partially_refunded", "refunded"):  # paid on Khalti, the whole amount
+            backdate(db, "UPDATE payments SET total_amount_paisa = 50000 WHERE order_id = ?", [oid])
+        if status in ("initiated", "pending"):  # as a real link leaves them: a URL that has not expired
+            sql = "UPDATE payments SET payment_url = ?, expires_at = ? WHERE order_id = ?"
+            backdate(db, sql, ["https://test-pay.khalti.com/?pidx=X", "2999-01-01T00:00:00.000+00:00", oid])
+    for status in STATUSES:
+        oid = f"S-{status}"
+        khalti_link = cli("slips", oid, "--out", f"k-{status}")
+        with monkeypatch.context() as m:
+            m.setenv("KHALTI_PUBLIC_URL", "https://fees.school.example.edu.np")
+            pay_page = cli("slips", oid, "--out", f"p-{status}")
+        initiate = cli("initiate", oid)
+        said = {"slips": khalti_link.stderr, "slips (pay page)": pay_page.stderr, "initiate": initiate.stderr}
+        if status in PAID_HERE:
+            expected = f"khalti receipt {oid}"
+        elif status == "review":
+            expected = f"khalti resolve {oid}"
+        elif status in ("refunded", "voided"):
+            expected = f"khalti show {oid}"
+        else:
+            expected = None
+        if expected is not None:
+            for command, run in zip(said, (khalti_link, pay_page, initiate), strict=True):
+                assert run.exit_code == 3, (status, command, run.stderr)
+                assert expected in run.stderr and status in run.stderr, (status, command, run.stderr)
+                assert "khalti initiate" not in run.stderr and "cannot be initiated" not in run.stderr
+            assert khalti_link.stderr == pay_page.stderr == initiate.stderr  # one reason, said the same way
+            continue
+        if status == "pending":
+            assert khalti_link.exit_code == 0  # its link may still be paid
+            assert pay_page.exit_code == 3 and f"khalti lookup {oid}" in pay_page.stderr
+            assert initiate.exit_code == 3 and "--force" in initiate.stderr
+        elif status == "initiated":
+            assert khalti_link.exit_code == 0 and pay_page.exit_code == 0
+            assert initiate.exit_code == 3 and "--force" in initiate.stderr
+        else:  # created, expired, canceled, failed: no live link; initiate makes one, as the refusal says
+            assert pay_page.exit_code == 0, pay_page.stderr
+            assert khalti_link.exit_code == 3 and f"make one first with: khalti initiate {oid}" in khalti_link.stderr
+            assert initiate.exit_code == 0, initiate.stderr
+    # A wrong amount paid and given back (refund --pidx): refunded, yet the fee is still due.
+    assert cli("create", "--amount", "500", "--name", "Fee", "--order-id", "S-given-back").exit_code == 0
+    write_status(db, "S-given-back", "refunded")
+    backdate(db, "UPDATE payments SET total_amount_paisa = 40000 WHERE order_id = ?", ["S-given-back"])
+    refused = cli("slips", "S-given-back", "--out", "given-back")
+    assert refused.exit_code == 3 and "make one first with: khalti initiate S-given-back" in refused.stderr
+    assert cli("initiate", "S-given-back").exit_code == 0

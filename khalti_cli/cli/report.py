@@ -153,7 +153,7 @@ def _money_table(result: Any, color: bool, width: int) -> Any:
             amount_style="green" if color else ""),
         row("Collected outside Khalti (counter, bank)", result.outside.count, result.outside.amount_paisa),
         row("Refunds", None, result.refunds_paisa),
-        row("Net collected (all paid, less refunds)", None, result.net_paisa, style=bold),
+        row("Net collected (all paid, less refunds and Khalti fees)", None, result.net_paisa, style=bold),
         row("Khalti fees", None, result.fees_paisa),
         row("Open links expiring within an hour", expiring.count, expiring.amount_paisa,
             amount_style="yellow" if color and expiring.count else ""),

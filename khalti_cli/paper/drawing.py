@@ -73,7 +73,6 @@ ELLIPSIS = "…"
 def fit_lines(draw: Any, text: str, font: Any, width: int, most: int, *, by_char: bool = False) -> list[str]:
     """At most `most` lines that fit `width`: broken at spaces (runs of spaces count as one), a word too
     long for a line broken inside it, and when the text needs more lines the last one ends with "…"."""
-    text = " ".join(text.split())
     lines = wrap(draw, text, font, width, by_char=by_char)
     if len(lines) <= most:
         return lines
@@ -86,7 +85,16 @@ def fit_lines(draw: Any, text: str, font: Any, width: int, most: int, *, by_char
 
 
 def wrap(draw: Any, text: str, font: Any, width: int, *, by_char: bool = False) -> list[str]:
-    """Lines that fit `width`: broken at spaces (or anywhere, for a URL or a word wider than a line)."""
+    """Lines that fit `width`: broken at spaces (or anywhere, for a URL or a word wider than a line). Runs of
+    spaces count as one and no line starts or ends with a space: what is drawn reads as typed, evenly."""
+    text = " ".join(text.split())
+    if by_char:
+        lines = [line.strip() for line in _wrap(draw, text, font, width, by_char=True)]
+        return [line for line in lines if line] or [""]
+    return _wrap(draw, text, font, width, by_char=False)
+
+
+def _wrap(draw: Any, text: str, font: Any, width: int, *, by_char: bool) -> list[str]:
     parts = list(text) if by_char else text.split(" ")
     glue = "" if by_char else " "
     lines: list[str] = []

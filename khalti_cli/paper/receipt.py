@@ -44,8 +44,8 @@ class ReceiptData:
 
 def _date_line(day: date) -> str:
     if use_bs():
-        return f"{long_bs(day)} BS  ({day:%d %B %Y})"
-    return f"{day:%d %B %Y}  ({long_bs(day)} BS)"
+        return f"{long_bs(day)} BS ({day:%d %B %Y})"
+    return f"{day:%d %B %Y} ({long_bs(day)} BS)"
 
 
 def render_receipt(data: ReceiptData) -> Any:
@@ -61,7 +61,7 @@ def render_receipt(data: ReceiptData) -> Any:
     y = MARGIN
     for text in wrap(draw, data.school, font(58, bold=True), width)[:2]:
         y = centered(draw, text, font(58, bold=True), y, INK, WIDTH) + 6
-    title = "Receipt · रसिद" + ("  (COPY)" if data.copy else "")
+    title = "Receipt · रसिद" + (" (COPY)" if data.copy else "")
     y = centered(draw, title, font(40), y + 8, RED if data.copy else MUTED, WIDTH) + 26
     draw.line((MARGIN, y, right, y), fill=LINE, width=3)
     y += 28
@@ -75,7 +75,7 @@ def render_receipt(data: ReceiptData) -> Any:
     draw.text((MARGIN, y), _date_line(data.paid_on), font=font(36, bold=True), fill=INK)
     y += 62
 
-    who = data.payer + (f"  ({data.payer_ref})" if data.payer_ref else "")
+    who = data.payer + (f" ({data.payer_ref})" if data.payer_ref else "")
     rows = [("Received from", who + (f" · {data.group}" if data.group else ""))]
     rows.append(("For", data.fee + (f" · {data.period}" if data.period and data.period not in data.fee else "")))
     y = labelled(draw, rows, MARGIN, y, width, (label_font, value_font), (40, 56, 10))

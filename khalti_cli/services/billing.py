@@ -26,6 +26,7 @@ from khalti_cli import money
 from khalti_cli.calendar import period_label
 from khalti_cli.clock import stamp
 from khalti_cli.errors import InvalidInput
+from khalti_cli.ordering import class_key, reference_key
 from khalti_cli.services import validate
 from khalti_cli.services.records import payment_record
 from khalti_cli.services.rows import BadRow, Columns, open_source, read_rows
@@ -138,7 +139,8 @@ def plan_bill(
         wanted: list[str] | None = list(plan)
     else:
         wanted = groups or None
-    payers = school.payers_in_groups(store, wanted)
+    payers = list(school.payers_in_groups(store, wanted))
+    payers.sort(key=lambda p: (class_key(p["group_name"]), reference_key(p["reference"])))
     found = {p["group_name"] for p in payers}
     empty = [g for g in (wanted or []) if g not in found]
     if empty:

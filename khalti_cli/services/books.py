@@ -2,20 +2,23 @@
 fees and the net; and the xlsx workbook that --format xlsx writes for list, dues, report and payers list.
 
 Money in: through Khalti = the amounts of payments paid on Khalti (completed, partially_refunded, refunded);
-outside Khalti = paid_offline (khalti settle). Refunds and Khalti's fees are taken off for the net.
-A voided fee is neither owed nor paid; a fee in review is counted apart until a person decides.
+outside Khalti = paid_offline (khalti settle). The refunds and Khalti's fees of those Khalti payments are
+taken off for the net (net_paisa: the one definition every view of the report uses).
+A voided fee is neither owed nor paid; a fee in review is counted apart until a person decides (its money,
+refunds and fees are in none of these figures).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from khalti_cli.money import format_paisa
+from khalti_cli.ordering import NO_CLASS, class_key
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
 from khalti_cli.times import to_local
@@ -23,9 +26,18 @@ from khalti_cli.times import to_local
 KHALTI_PAID = ("completed", "partially_refunded", "refunded")
 OUTSIDE_PAID = ("paid_offline",)
 OWED = ("created", "initiated", "expired", "canceled", "failed")
-NO_CLASS = "(no class)"
 BOOK_KEYS = ("billed", "collected_khalti", "collected_outside", "refunds", "fees", "net", "due", "pending", "review")
 Sheet = tuple[str, Sequence[str], Iterable[dict[str, Any]]]
+NET_DEFINITION = (
+    "collected through Khalti (completed, partially_refunded, refunded) + collected outside Khalti "
+    "(paid_offline) - refunds - Khalti's fees"
+)
+
+
+def net_paisa(paisa: Mapping[str, int]) -> int:
+    """Net collected, the money that reached the school and stayed: collected through Khalti + collected
+    outside Khalti - refunds - Khalti's fees (NET_DEFINITION). The one place it is computed."""
+    return paisa["collected_khalti"] + paisa["collected_outside"] - paisa["refunds"] - paisa["fees"]
 
 
 @dataclass
@@ -47,21 +59,24 @@ class Books:
         if status in KHALTI_PAID:
             self.add("collected_khalti", count, amount)
             self.add("fees", 0, int(r["fee_paisa"] or 0))
+            self.add("refunds", 0, int(r["refunded_paisa"] or 0))
         elif status in OUTSIDE_PAID:
             self.add("collected_outside", count, amount)
         elif status in OWED:
             self.add("due", count, amount)
         elif status in ("pending", "review"):
             self.add(status, count, amount)
-        self.add("refunds", 0, int(r["refunded_paisa"] or 0))
-        p = self.paisa
-        p["net"] = p["collected_khalti"] + p["collected_outside"] - p["refunds"] - p["fees"]
+        self._net()
+
+    def _net(self) -> None:
+        self.paisa["net"] = net_paisa(self.paisa)
         self.count["net"] = self.count["collected_khalti"] + self.count["collected_outside"]
 
     def merge(self, other: Books) -> None:
         for key in BOOK_KEYS:
             self.count[key] += other.count[key]
             self.paisa[key] += other.paisa[key]
+        self._net()
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"group": self.group}
@@ -88,7 +103,7 @@ def books_by_class(
     school = Books("school")
     for books in classes.values():
         school.merge(books)
-    return list(classes.values()), school
+    return sorted(classes.values(), key=lambda b: class_key(b.group)), school
 
 
 # --- xlsx --------------------------------------------------------------------------------------

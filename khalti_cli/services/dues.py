@@ -16,12 +16,12 @@ from typing import Any
 from khalti_cli.calendar import bs_of_stamp, period_label
 from khalti_cli.clock import stamp
 from khalti_cli.money import format_paisa, format_rupees
+from khalti_cli.ordering import NO_CLASS, class_key, reference_key
 from khalti_cli.services.records import load_heads
 from khalti_cli.store import Store, school
 
 DUE = ("created", "initiated", "expired", "canceled", "failed")
 PENDING = ("pending",)
-NO_CLASS = "(no class)"
 DUE_KEYS = (
     "kind",
     "group",
@@ -123,7 +123,15 @@ def build_dues(
             total.due_count += 1
             total.due_paisa += row["amount_paisa"]
             result.due.append(record)
+    # By class and payer in natural order (Grade 2 before Grade 10); each payer's fees stay in period order.
+    result.due.sort(key=_listing_order)
+    result.pending.sort(key=_listing_order)
+    result.classes = {g: result.classes[g] for g in sorted(result.classes, key=class_key)}
     return result
+
+
+def _listing_order(record: dict[str, Any]) -> tuple[Any, ...]:
+    return class_key(record["group"]), reference_key(record["payer"])
 
 
 def _record(row: dict[str, Any], group: str) -> dict[str, Any]:

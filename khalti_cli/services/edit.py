@@ -42,7 +42,7 @@ def edit_changes(
     if customer_email is not None:
         changes["customer_email"] = validate.email(customer_email)
     if customer_phone is not None:
-        changes["customer_phone"] = validate.phone(customer_phone)
+        changes["customer_phone"] = validate.phone(customer_phone, "--customer-phone")
     if reference is not None:
         changes["reference"] = validate.text(reference, "reference", limit=100)
     if payer is not None:

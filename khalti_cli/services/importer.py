@@ -62,6 +62,7 @@ PAYMENT_COLUMNS = Columns(
     required=("amount", "name"),
     aliases={"payer_ref": "payer", "payer_reference": "payer"},
 )
+PHONE_COLUMN = "column customer_phone"  # how a bad phone is named (validate.phone)
 # Filled from the payers register when a row names a payer and leaves them empty (IMPORT_COLUMNS index).
 _FROM_REGISTER = ((4, "customer_name"), (5, "customer_email"), (6, "customer_phone"), (7, "reference"))
 _PROBE = {"amount": "10", "name": "x"}
@@ -192,7 +193,7 @@ def _check_row(
     store: Store, line: int, fields: Fields, payers: dict[str, dict[str, Any] | None]
 ) -> tuple[NewPayment, int] | list[BadRow]:
     try:
-        new = new_payment(**{c: fields.get(c) for c in PAYMENT_COLUMNS.known})
+        new = new_payment(**{c: fields.get(c) for c in PAYMENT_COLUMNS.known}, phone_field=PHONE_COLUMN)
     except InvalidInput as exc:
         return _bad_columns(line, fields, exc)
     if not new.payer_ref:
@@ -227,7 +228,7 @@ def _bad_columns(line: int, fields: Fields, first: InvalidInput) -> list[BadRow]
         args: dict[str, str | None] = dict(_PROBE)
         args[column] = fields.get(column)
         try:
-            new_payment(**args)
+            new_payment(**args, phone_field=PHONE_COLUMN)
         except InvalidInput as exc:
             bad.append(BadRow(line, column, str(exc)))
     return bad or [BadRow(line, None, str(first))]

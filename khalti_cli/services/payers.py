@@ -8,14 +8,14 @@ tie it back to the register for the payer's history.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from khalti_cli.clock import stamp
 from khalti_cli.errors import ExitCode, InvalidInput, NotFound
-from khalti_cli.money import DEVANAGARI_DIGITS, format_paisa
+from khalti_cli.money import format_paisa
+from khalti_cli.ordering import class_key, reference_key
 from khalti_cli.services import validate
 from khalti_cli.services.payments import NewPayment
 from khalti_cli.services.records import payment_record
@@ -48,6 +48,7 @@ def check_payer(
     phone: str | None = None,
     email: str | None = None,
     name_required: bool = True,
+    phone_field: str = "--phone",
 ) -> dict[str, str | None]:
     """The fields given (None = not given), checked; an empty text given means 'clear it'."""
     ref = validate.text(reference, "payer reference", required=True, limit=64)
@@ -58,7 +59,7 @@ def check_payer(
     if group is not None:
         fields["group"] = validate.text(group, "class or group", limit=100)
     if phone is not None:
-        fields["phone"] = validate.phone(phone)
+        fields["phone"] = validate.phone(phone, phone_field)
     if email is not None:
         fields["email"] = validate.email(email)
     return fields
@@ -155,6 +156,7 @@ def import_payers(
                     group=given.get("group"),
                     phone=given.get("phone"),
                     email=given.get("email"),
+                    phone_field="column phone",
                 )
             except InvalidInput as exc:
                 result.bad.append(BadRow(line, _bad_column(given), str(exc)))
@@ -197,14 +199,8 @@ def _bad_column(given: dict[str, str]) -> str | None:
 def list_payers(store: Store, *, search: str | None = None, group: str | None = None) -> Iterator[dict[str, Any]]:
     """By group, then reference, in natural order: Grade 3 before Grade 10, S-9 before S-10."""
     records = [payer_record(row) for row in q.list_payers(store, search=search, group=group)]
-    records.sort(key=lambda r: (natural_key(r.get("group") or ""), natural_key(r.get("reference") or "")))
+    records.sort(key=lambda r: (class_key(r.get("group")), reference_key(r.get("reference"))))
     yield from records
-
-
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """'Grade 10' -> ((1, 'grade '), (0, 10)): numbers compare as numbers (Devanagari digits too)."""
-    parts = re.split(r"(\d+)", text.translate(DEVANAGARI_DIGITS).casefold())
-    return tuple((0, int(p)) if p.isdecimal() else (1, p) for p in parts if p)
 
 
 def totals(store: Store, reference: str) -> dict[str, Any]:

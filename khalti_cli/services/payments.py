@@ -63,8 +63,10 @@ def new_payment(
     customer_phone: str | None = None,
     reference: str | None = None,
     payer: str | None = None,
+    phone_field: str = "--customer-phone",
 ) -> NewPayment:
-    """Check every field a person typed; raises InvalidInput naming the first bad one."""
+    """Check every field a person typed; raises InvalidInput naming the first bad one. `phone_field`: how
+    the phone was given (the option, or an import's column), for the message."""
     if amount is None:
         raise InvalidInput("The amount is missing. Give it in rupees, for example 1500.")
     paisa = money.parse_rupees(amount)
@@ -76,7 +78,7 @@ def new_payment(
         order_id=validate.order_id(order_id) if order_id is not None and order_id.strip() else None,
         customer_name=validate.text(customer_name, "customer name"),
         customer_email=validate.email(customer_email),
-        customer_phone=validate.phone(customer_phone),
+        customer_phone=validate.phone(customer_phone, phone_field),
         reference=validate.text(reference, "reference", limit=100),
         payer_ref=validate.text(payer, "payer reference", limit=64),
     )
@@ -146,12 +148,44 @@ class InitiateResult:
     record: dict[str, Any] | None = None
 
 
+def closed_reason(order_id: str, status: str) -> str | None:
+    """Why a fee in this status can have no new payment link and no slip, naming the command that does what
+    the person wants instead; None when the fee may still be paid (created, initiated, pending, expired,
+    canceled, failed). Said the same by `initiate`, `slips` and `import --slips`."""
+    oid = order_id
+    if status in ("completed", "partially_refunded", "paid_offline"):
+        how = "at the counter or the bank" if status == "paid_offline" else "through Khalti"
+        return (
+            f"Payment {oid} is paid ({status}, {how}): there is nothing left to pay, so no link and no slip. "
+            f"Print its receipt with: khalti receipt {oid}"
+        )
+    if status == "refunded":
+        return (
+            f"Payment {oid} was paid and then refunded in full (refunded): it is not paid again under the same "
+            f"order id. See it with: khalti show {oid} (if the fee is still owed, bill it anew: khalti create)"
+        )
+    if status == "voided":
+        return (
+            f"Payment {oid} is voided: the school withdrew the fee, so there is nothing to pay. See why with: "
+            f"khalti show {oid} (if it is owed after all, bill it anew: khalti create)"
+        )
+    if status == "review":
+        return (
+            f"Payment {oid} is in review: a person decides first. See the reason with: khalti show {oid}; "
+            f"then: khalti resolve {oid} --as completed|voided --reason TEXT"
+        )
+    return None
+
+
+def still_due_after_refund(row: dict[str, Any]) -> bool:
+    """A wrong amount was paid and given back (refund --pidx): the payment is refunded, the fee still due."""
+    return bool(row["status"] == "refunded" and row.get("total_amount_paisa") != row["amount_paisa"])
+
+
 def check_initiable(row: dict[str, Any], force: bool) -> None:
     status = row["status"]
-    if status in REINITIABLE:
+    if status in REINITIABLE or still_due_after_refund(row):
         return
-    if status == "refunded" and row.get("total_amount_paisa") != row["amount_paisa"]:
-        return  # a wrong amount was paid and given back (refund --pidx): the fee is still due
     if status in NEEDS_FORCE:
         if force:
             return
@@ -159,7 +193,8 @@ def check_initiable(row: dict[str, Any], force: bool) -> None:
             f"Payment {row['order_id']} already has a live link ({status}) that can still be paid. "
             "Give --force to make another link anyway."
         )
-    raise InvalidInput(f"Payment {row['order_id']} is {status}; it cannot be initiated again.")
+    reason = closed_reason(row["order_id"], status)
+    raise InvalidInput(reason or f"Payment {row['order_id']} is {status}; it cannot be initiated again.")
 
 
 def initiate_payload(row: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from khalti_cli.calendar import bs_iso, month_range, to_bs, use_bs
 from khalti_cli.clock import now, parse, stamp
 from khalti_cli.errors import InvalidInput
 from khalti_cli.money import format_paisa
-from khalti_cli.services.books import BOOK_KEYS, Books, books_by_class
+from khalti_cli.services.books import BOOK_KEYS, NET_DEFINITION, Books, books_by_class
 from khalti_cli.statuses import STATUSES
 from khalti_cli.store import Store
 from khalti_cli.store import queries as q
@@ -72,10 +72,9 @@ class Report:
 
     @property
     def net_paisa(self) -> int:
-        """What the school keeps: all that was paid (collected, and payments since refunded in full) less
-        the refunds."""
-        refunded = self.by_status.get("refunded", Figure()).amount_paisa
-        return self.collected.amount_paisa + refunded - self.refunds_paisa
+        """Net collected, the books' one figure (books.net_paisa, NET_DEFINITION): through Khalti + outside
+        Khalti - refunds - Khalti's fees."""
+        return self.books.paisa["net"]
 
     @property
     def expiring_figure(self) -> Figure:
@@ -94,6 +93,7 @@ class Report:
             "fees": {"amount": format_paisa(self.fees_paisa), "amount_paisa": self.fees_paisa},
             "refunds": {"amount": format_paisa(self.refunds_paisa), "amount_paisa": self.refunds_paisa},
             "net_collected": {"amount": format_paisa(self.net_paisa), "amount_paisa": self.net_paisa},
+            "net_collected_definition": NET_DEFINITION,
             "expiring_within_hour": {**self.expiring_figure.as_json(), "payments": self.expiring},
             "per_day": [{"day": d.isoformat(), "day_bs": bs_iso(d), **f.as_json()} for d, f in self.per_day],
             "label": self.label,
@@ -171,14 +171,14 @@ def build_report(
         report.by_status[r["status"]] = figure
         report.total.count += figure.count
         report.total.amount_paisa += figure.amount_paisa
-        report.fees_paisa += int(r["fee_paisa"] or 0)
-        report.refunds_paisa += int(r["refunded_paisa"] or 0)
         if r["status"] in COLLECTED:
             report.collected.count += figure.count
             report.collected.amount_paisa += figure.amount_paisa
         if r["status"] in OUTSIDE:
             report.outside.count += figure.count
             report.outside.amount_paisa += figure.amount_paisa
+    # Refunds and fees are the books' (those of the payments paid through Khalti), so the lines add up to net.
+    report.fees_paisa, report.refunds_paisa = report.books.paisa["fees"], report.books.paisa["refunds"]
     report.per_day = _per_day(store, start, end, moment, periods)
     horizon = moment + EXPIRING_WITHIN
     for p in q.open_payments(store):

@@ -25,7 +25,7 @@ from khalti_cli.paper.drawing import font as _font
 from khalti_cli.paper.drawing import font_file as font_file
 from khalti_cli.paper.drawing import font_note as font_note
 from khalti_cli.services import validate
-from khalti_cli.services.payments import find_payment
+from khalti_cli.services.payments import closed_reason, find_payment, still_due_after_refund
 from khalti_cli.services.records import payment_record
 from khalti_cli.store import Store
 from khalti_cli.times import local
@@ -57,15 +57,19 @@ def check_slip(record: dict[str, Any], *, durable: bool = False) -> None:
     if durable:  # the slip carries pay_url, which makes a Khalti link when the parent opens it
         from khalti_cli.services.paylink import PAYABLE
 
-        if record["status"] not in PAYABLE:
+        if record["status"] == "pending":
             raise InvalidInput(
-                f"Payment {oid} is {record['status']}: there is nothing to pay online, so no slip. "
-                f"See it with: khalti show {oid}"
+                f"Payment {oid} is pending at Khalti: the parent may have paid already, so no slip. "
+                f"Check it with: khalti lookup {oid}"
             )
+        if record["status"] not in PAYABLE:
+            raise InvalidInput(closed_reason(oid, record["status"]) or f"Payment {oid} cannot be paid online.")
         return
     if record["status"] not in ("initiated", "pending") or not record.get("payment_url"):
+        closed = None if still_due_after_refund(record) else closed_reason(oid, record["status"])
         raise InvalidInput(
-            f"Payment {oid} has no live payment link (it is {record['status']}); make one first with: "
+            closed
+            or f"Payment {oid} has no live payment link (it is {record['status']}); make one first with: "
             f"khalti initiate {oid}"
         )
     expires = record.get("expires_at")

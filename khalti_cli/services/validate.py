@@ -71,11 +71,32 @@ def email(value: str | None) -> str | None:
     return value
 
 
-def phone(value: str | None) -> str | None:
-    """Digits (Devanagari digits are stored as 0-9), spaces, dashes, an optional + in front."""
-    value = text(value, "customer phone", limit=20)
-    if value is not None:  # staff may type Devanagari digits (९८००००००००), as in amounts
-        value = value.translate(DEVANAGARI_DIGITS)
-    if value is not None and not PHONE.match(value):
-        raise InvalidInput(f"The customer phone {value!r} is not a phone number (digits, like 9800000001).")
-    return value
+PHONE_LIMIT = 20  # characters, with spaces, dashes and the +
+
+
+def phone(value: str | None, field: str) -> str | None:
+    """Digits (Devanagari digits are stored as 0-9), spaces, dashes, an optional + in front: 7 to 20
+    characters. `field` is what the person typed it as: an option (`--phone`, `--customer-phone`) or an
+    import column (`column phone`); a refusal names it and says what is wrong: not digits, too short, too
+    long."""
+    label = f"phone given with {field}" if field.startswith("--") else f"phone in {field}"
+    value = text(value, label, limit=1000)
+    if value is None:
+        return None
+    value = value.translate(DEVANAGARI_DIGITS)  # staff may type Devanagari digits (९८००००००००), as in amounts
+    if PHONE.match(value) and len(value) <= PHONE_LIMIT:
+        return value
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    body = value[1:] if value.startswith("+") else value
+    other = sorted({c for c in body if c not in "0123456789 -"}, key=body.index)
+    digits = sum(c.isdigit() for c in body)
+    if other:
+        which = ", ".join(repr(c) for c in other[:5])
+        problem = f"has {which}, which {'is not a digit' if len(other) == 1 else 'are not digits'}"
+    elif not body or not body[0].isdigit() or not body[-1].isdigit():
+        problem = "must start and end with a digit (spaces and dashes only between digits, + only in front)"
+    elif len(value) > PHONE_LIMIT:
+        problem = f"is too long: {len(value)} characters ({digits} digits); the limit is {PHONE_LIMIT}"
+    else:
+        problem = f"is too short: {digits} digits; a phone number has at least 7"
+    raise InvalidInput(f"The {label} ({shown!r}) {problem}. Give a number like 9800000001 (a mobile has 10 digits).")
