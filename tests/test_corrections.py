@@ -97,7 +97,8 @@ def test_underpayment_accepted_then_contradicted(cli: Cli, configured: SandboxSe
     assert cli("resolve", "U-1", "--as", "completed", "--yes").exit_code == 2  # --reason is required
     before = snapshot(db)
     assert cli("resolve", "U-1", "--as", "completed", "--reason", "  ", "--yes").exit_code == 3
-    assert cli("resolve", "U-1", "--as", "paid", "--reason", "x", "--yes").exit_code == 3
+    wrong = cli("resolve", "U-1", "--as", "paid", "--reason", "x", "--yes")  # a choice: a usage error, listed
+    assert wrong.exit_code == 2 and "'paid' is not one of completed, voided." in wrong.stderr
     assert snapshot(db) == before
     run = cli(
         "resolve", "U-1", "--as", "completed", "--reason", "Principal accepted Rs 1,000", "--yes", "--format", "json"

@@ -220,6 +220,7 @@ def test_version_and_completion(cli: Cli, run_khalti: Any) -> None:
     assert complete("khalti list --format x") == ["xlsx"] and complete("khalti show KH-1 --format x") == []
     assert complete("khalti notify --format j") == ["json"]  # notify's summary has no jsonl
     assert complete("khalti settle KH-1 --method c") == ["cash", "cheque"]
+    assert complete("khalti resolve KH-1 --as v") == ["voided"]
     assert "import" in complete("khalti im") and "--since" in complete("khalti list --s")
 
 

@@ -80,3 +80,10 @@ def methods(incomplete: str) -> list[str]:
     from khalti_cli.services.corrections import METHODS
 
     return [m for m in METHODS if m.startswith(incomplete)]
+
+
+def outcomes(incomplete: str) -> list[str]:
+    """resolve --as: how a person decides a payment in review."""
+    from khalti_cli.services.corrections import OUTCOMES
+
+    return [o for o in OUTCOMES if o.startswith(incomplete)]

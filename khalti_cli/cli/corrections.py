@@ -89,7 +89,7 @@ def settle(
     from khalti_cli.services.corrections import settle as run
 
     fmt = check_format(fmt)
-    method = check_method(method)
+    method = check_choice(method, "--method")
     st = state(ctx)
     records = run(
         st.store(),
@@ -102,20 +102,27 @@ def settle(
     _finish(st, records, fmt, " (paid outside Khalti)")
 
 
-def check_method(value: str) -> str:
-    """--method is a choice: anything else is a usage error (exit 2) listing the valid values."""
-    from khalti_cli.services.corrections import METHODS
+def check_choice(value: str, option: str) -> str:
+    """settle --method and resolve --as are choices: anything else is a usage error (exit 2) listing the
+    valid values."""
+    from khalti_cli.services.corrections import METHODS, OUTCOMES
 
-    method = value.strip().lower()
-    if method not in METHODS:
-        raise typer.BadParameter(f"{value[:30]!r} is not one of {', '.join(METHODS)}.", param_hint="--method")
-    return method
+    choices = METHODS if option == "--method" else OUTCOMES
+    chosen = value.strip().lower()
+    if chosen not in choices:
+        raise typer.BadParameter(f"{value[:30]!r} is not one of {', '.join(choices)}.", param_hint=option)
+    return chosen
 
 
 def resolve(
     ctx: typer.Context,
     order_id: str = typer.Argument(..., help="The order id of a payment in review."),
-    outcome: str = typer.Option(..., "--as", help="completed (accept it as paid) or voided (withdraw the fee)."),
+    outcome: str = typer.Option(
+        ...,
+        "--as",
+        help="completed (accept it as paid) or voided (withdraw the fee).",
+        autocompletion=completion.outcomes,
+    ),
     reason: str = typer.Option(..., "--reason", help="Why (kept in the history)."),
     yes: bool = YesOption,
     fmt: str | None = FormatOption,
@@ -124,12 +131,13 @@ def resolve(
     that contradicts the decision sends it back to review."""
     from khalti_cli.services.corrections import resolve as run
 
+    outcome = check_choice(outcome, "--as")  # before the database is opened: bad input changes nothing
     fmt = check_format(fmt)
     st = state(ctx)
     records = run(
         st.store(),
         order_id,
-        outcome=outcome.strip().lower(),
+        outcome=outcome,
         reason=reason,
         confirm=_asker(yes, "Decide it so?", "resolve"),
     )

@@ -314,10 +314,13 @@ def plan_resolve(store: Store, order_id: str, outcome: str, reason: str) -> Plan
     return _stamp_plan(plan, row)
 
 
+OUTCOMES = ("completed", "voided")  # resolve --as: accept a payment in review as paid, or withdraw it
+
+
 def resolve(
     store: Store, order_id: str, *, outcome: str, reason: str, confirm: Confirm | None = None
 ) -> list[Any] | None:
-    if outcome not in ("completed", "voided"):
+    if outcome not in OUTCOMES:
         raise InvalidInput(f"--as must be completed or voided, not {outcome[:30]!r}.")
     text = required_text(reason, "reason", REASON_LIMIT)
     return _run(store, [plan_resolve(store, order_id, outcome, text)], confirm)
