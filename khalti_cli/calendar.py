@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from khalti_cli.errors import InvalidInput
 from khalti_cli.times import local_day, zone_key
-from khalti_cli.times import today as local_today
+from khalti_cli.times import today as today  # the local day now; callers of calendar.today keep it
 
 FIRST_YEAR = 2000  # BS; nepali-datetime has data from 1975, but nothing at a school is older than this
 LAST_YEAR = 2083  # BS; the last year both libraries agree on (Chaitra 2083 ends in April 2027)
@@ -130,11 +130,6 @@ def from_bs(year: int, month: int, day: int) -> date:
 
 def last_covered_day() -> date:
     return from_bs(LAST_YEAR, 12, month_length(LAST_YEAR, 12))
-
-
-def today() -> date:
-    """The local day now (times.today: KHALTI_TZ, else the system's zone)."""
-    return local_today()
 
 
 # --- what people type ---------------------------------------------------------------------------

@@ -63,11 +63,6 @@ def machine_times(value: object) -> object:
 MACHINE_SQL = "strftime('%Y-%m-%dT%H:%M:%f+00:00', {column})"
 
 
-def local_zone() -> tzinfo:
-    """KHALTI_TZ (Asia/Kathmandu, +05:45, UTC) or the system's zone (its offset now)."""
-    return _named_zone(_configured()) or datetime.now().astimezone().tzinfo or UTC
-
-
 def _configured() -> str:
     return os.environ.get("KHALTI_TZ", "").strip()
 

@@ -16,10 +16,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TextIO
 
-from khalti_cli.cli.layout import Column, blocks_of, grid
+from khalti_cli.cli.layout import Column, blocks_of, fitted
 from khalti_cli.money import format_rupees
 from khalti_cli.times import local
 
@@ -171,16 +171,7 @@ def records_view(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: boo
 
     payment = "order_id" in keys
     cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
-    table = grid([column(k, payment) for k in keys], cells, width, color)
-    return table if table is not None else _blocks(rows, keys, color, width)
-
-
-def _blocks(rows: Sequence[dict[str, Any]], keys: Sequence[str], color: bool, width: int) -> Any:
-    from rich.text import Text
-
-    payment = "order_id" in keys
-    cells = [[Text(human(k, r), style=style(k, r, color)) for k in keys] for r in rows]
-    return blocks_of([column(k, payment) for k in keys], cells, color, width)
+    return fitted([column(k, payment) for k in keys], cells, width, color)
 
 
 def write_record(record: dict[str, Any], out: TextIO, color: bool, keys: Sequence[str] | None = None) -> None:
@@ -226,13 +217,8 @@ def emit(renderable: Any, out: TextIO, color: bool, *, footer: str | None = None
     it joins the command's page)."""
     from rich.text import Text
 
-    if (_PAGE and out is sys.stdout) or not _is_terminal(out) or pager_command() is None:
-        console = make_console(out, color)
-        console.print(renderable)
-        if footer:
-            console.print(Text(footer))
-        return
-    with paged():
+    # paged() itself passes the text through when stdout is no terminal, no pager is set or a page is open
+    with paged() if out is sys.stdout else nullcontext():
         console = make_console(out, color)
         console.print(renderable)
         if footer:

@@ -181,7 +181,7 @@ def _side_by_side(console: Any, left: Any, right: Any) -> None:
 
 
 def _expiring(console: Any, result: Any, color: bool) -> None:
-    """The open links expiring within the hour, aligned like every table (render.grid)."""
+    """The open links expiring within the hour, aligned like every table (layout.grids)."""
     from rich.text import Text
 
     from khalti_cli.cli.layout import Column, grids
